@@ -1,0 +1,3 @@
+using TranslationTrainer.Cli;
+
+return CliApp.Run(args, CliContext.Console);
