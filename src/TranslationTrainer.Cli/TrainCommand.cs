@@ -1,0 +1,44 @@
+using System.CommandLine;
+using System.Globalization;
+using TranslationTrainer.Training;
+
+namespace TranslationTrainer.Cli;
+
+/// <summary>`train`: every config value is also an option, generated from TrainConfig in one place.</summary>
+public static class TrainCommand
+{
+    public static Command Create(CliContext context, CancellationToken? cancellation = null)
+    {
+        var config = new Option<string?>("--config") { Description = "JSON config file under configs/; options below override its values" };
+        var runDir = new Option<string>("--run-dir") { Description = "run directory: created, or resumed when it holds checkpoint_last.pt", Required = true };
+        var force = new Option<bool>("--force") { Description = "continue a run directory even though the config differs" };
+        var values = ConfigLoader.Values.Select(v => new Option<string?>(v.OptionName) { Description = $"{v.Description} (default: {Format(v.Default)})" }).ToList();
+
+        var command = new Command("train", "Train a Transformer on a parallel corpus, or resume a run.") { config, runDir, force };
+        values.ForEach(command.Options.Add);
+        command.SetAction(parse => context.Guard(() =>
+        {
+            var overrides = values.Where(o => parse.GetValue(o) is not null).ToDictionary(o => o.Name, o => parse.GetValue(o)!);
+            var dir = parse.GetValue(runDir)!;
+            var requested = RunSetup.LoadConfig(parse.GetValue(config), overrides, dir);
+            using var consoleLog = RunLog.Create(null);
+            var (trainConfig, resume) = RunSetup.Prepare(requested, dir, parse.GetValue(force), consoleLog);
+            using var log = RunLog.Create(Path.Combine(dir, RunDirectory.Log));
+            using var signals = new SignalCancellation();
+            var token = cancellation ?? signals.Token;
+            var result = Trainer.Run(trainConfig, dir, resume, log, token);
+            if (!result.Interrupted) return 0;
+            context.Error.WriteLine($"interrupted at update {result.Updates}; resume with: translation-trainer train --run-dir {dir}");
+            return signals.ExitCode;
+        }));
+        return command;
+    }
+
+    private static string Format(object? value) => value switch
+    {
+        null or "" => "none",
+        double d => d.ToString("G", CultureInfo.InvariantCulture),
+        bool b => b ? "true" : "false",
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
+    };
+}

@@ -1,0 +1,79 @@
+using Serilog;
+
+namespace TranslationTrainer.Data;
+
+/// <summary>
+/// Sentence pairs as subword ids (no strings kept). Source ids end with &lt;/s&gt;; target ids carry no
+/// specials: batching adds &lt;s&gt; to the decoder input and &lt;/s&gt; to the expected output.
+/// </summary>
+public sealed class ParallelCorpus
+{
+    public List<int[]> Source { get; } = [];
+    public List<int[]> Target { get; } = [];
+    public int Count => Source.Count;
+
+    public sealed record LoadOptions(int MaxLength = 256, double MaxLengthRatio = 0, int EosId = 3);
+
+    /// <summary>Counts of what loading left out, logged so nothing is dropped silently.</summary>
+    public sealed record Skipped(int Empty, int TooLong, int BadRatio);
+
+    public static ParallelCorpus Load(string sourcePath, string targetPath, Func<string, int[]> encodeSource,
+        Func<string, int[]> encodeTarget, LoadOptions options, out Skipped skipped)
+    {
+        var corpus = new ParallelCorpus();
+        int empty = 0, tooLong = 0, badRatio = 0, lines = 0;
+        using var sources = TextFile.ReadLines(sourcePath).GetEnumerator();
+        using var targets = TextFile.ReadLines(targetPath).GetEnumerator();
+        while (true)
+        {
+            bool hasSource = sources.MoveNext(), hasTarget = targets.MoveNext();
+            if (!hasSource || !hasTarget)
+            {
+                if (hasSource || hasTarget)
+                {
+                    int sourceLines = lines + (hasSource ? 1 + Remaining(sources) : 0);
+                    int targetLines = lines + (hasTarget ? 1 + Remaining(targets) : 0);
+                    throw new UserError($"{sourcePath} has {sourceLines} lines but {targetPath} has {targetLines}");
+                }
+                break;
+            }
+            lines++;
+            if (string.IsNullOrWhiteSpace(sources.Current) || string.IsNullOrWhiteSpace(targets.Current))
+            {
+                empty++;
+                continue;
+            }
+            var source = encodeSource(sources.Current);
+            var target = encodeTarget(targets.Current);
+            if (source.Length + 1 > options.MaxLength || target.Length + 1 > options.MaxLength)
+            {
+                tooLong++;
+                continue;
+            }
+            double ratio = (double)Math.Max(source.Length, target.Length) / Math.Max(1, Math.Min(source.Length, target.Length));
+            if (options.MaxLengthRatio > 0 && ratio > options.MaxLengthRatio)
+            {
+                badRatio++;
+                continue;
+            }
+            corpus.Source.Add([.. source, options.EosId]);
+            corpus.Target.Add(target);
+        }
+        if (lines == 0) throw new UserError($"{sourcePath}: empty corpus");
+        if (corpus.Count == 0)
+            throw new UserError($"{sourcePath}: no usable sentence pairs ({empty} empty, {tooLong} longer than --max-len {options.MaxLength}, {badRatio} over the length ratio)");
+        skipped = new Skipped(empty, tooLong, badRatio);
+        return corpus;
+    }
+
+    private static int Remaining(IEnumerator<string> lines)
+    {
+        int count = 0;
+        while (lines.MoveNext()) count++;
+        return count;
+    }
+
+    public void LogSummary(ILogger log, string name, Skipped skipped) =>
+        log.Information("{Name}: {Pairs} sentence pairs; skipped {Empty} with an empty side, {TooLong} too long, {BadRatio} over the length ratio",
+            name, Count, skipped.Empty, skipped.TooLong, skipped.BadRatio);
+}

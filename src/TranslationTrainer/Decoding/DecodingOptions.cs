@@ -1,0 +1,38 @@
+namespace TranslationTrainer.Decoding;
+
+/// <summary>How `translate` (and validation) searches; every value is a `translate` option.</summary>
+public sealed record DecodingOptions
+{
+    /// <summary>1 = greedy search.</summary>
+    public int Beam { get; init; } = 5;
+    /// <summary>Sentences per batch (sorted by length first).</summary>
+    public int BatchSize { get; init; } = 64;
+    /// <summary>α of the length penalty; 0 ranks by plain log-probability.</summary>
+    public double LengthPenalty { get; init; } = 0.6;
+    /// <summary>gnmt: score / ((5+|y|)/6)^α (Sockeye, OpenNMT); simple: score / |y|^α (fairseq, Marian).</summary>
+    public string LengthPenaltyStyle { get; init; } = "gnmt";
+    /// <summary>At most MaxLenA·|x| + MaxLenB target tokens.</summary>
+    public double MaxLenA { get; init; } = 1.5;
+    public int MaxLenB { get; init; } = 10;
+    public int MinLen { get; init; }
+    public int NBest { get; init; } = 1;
+    /// <summary>Lets the model output &lt;unk&gt;; off by default, as a reader cannot use it.</summary>
+    public bool AllowUnk { get; init; }
+
+    public void Validate()
+    {
+        if (Beam < 1) throw new UserError("--beam must be at least 1");
+        if (BatchSize < 1) throw new UserError("--batch-size must be at least 1");
+        if (NBest < 1 || NBest > Beam) throw new UserError($"--nbest must be between 1 and --beam ({Beam})");
+        if (LengthPenaltyStyle is not ("gnmt" or "simple")) throw new UserError($"--length-penalty-style must be gnmt or simple, got '{LengthPenaltyStyle}'");
+        if (MaxLenA < 0 || MaxLenB < 0 || MinLen < 0) throw new UserError("--max-len-a, --max-len-b and --min-len must not be negative");
+    }
+
+    /// <summary>The normaliser a hypothesis score is divided by; length counts &lt;/s&gt;.</summary>
+    public double LengthNormaliser(int length) => LengthPenaltyStyle == "gnmt"
+        ? Math.Pow((5.0 + length) / 6.0, LengthPenalty)
+        : Math.Pow(length, LengthPenalty);
+
+    public int MaxLength(int sourceLength, int modelMaxPositions) =>
+        Math.Max(1, Math.Min(modelMaxPositions - 1, (int)(MaxLenA * sourceLength) + MaxLenB));
+}

@@ -1,0 +1,25 @@
+using TranslationTrainer.Text;
+using TranslationTrainer.Training;
+using static TorchSharp.torch;
+using Transformer = TranslationTrainer.Model.Transformer;
+
+namespace TranslationTrainer.Decoding;
+
+public static class ModelLoader
+{
+    /// <summary>
+    /// Loads a checkpoint (a file, or a run directory meaning its best checkpoint) and its vocabulary:
+    /// the given one, else the run directory's copy. A vocabulary other than the training one is refused.
+    /// </summary>
+    public static (Transformer Model, VocabularyPair Vocab) Load(string checkpoint, string? vocabDirectory, Device device)
+    {
+        var path = Checkpoint.ResolvePath(checkpoint);
+        vocabDirectory ??= Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, RunDirectory.Vocab);
+        var vocab = VocabularyPair.Load(vocabDirectory);
+        var header = Checkpoint.ReadHeader(path);
+        if (header.VocabFingerprint != vocab.Fingerprint)
+            throw new UserError($"--vocab {vocabDirectory} is not the vocabulary {path} was trained with");
+        var (_, model) = Checkpoint.LoadModel(path, device);
+        return (model, vocab);
+    }
+}

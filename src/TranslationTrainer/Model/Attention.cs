@@ -1,0 +1,86 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace TranslationTrainer.Model;
+
+/// <summary>
+/// Multi-head scaled dot-product attention. One fused input projection holds the query, key and value
+/// matrices: self-attention applies it whole (one matmul), cross-attention applies its query rows to the
+/// decoder state and its key/value rows to the encoder output.
+/// </summary>
+public sealed class MultiHeadAttention : nn.Module
+{
+    private readonly Linear inputProjection;
+    private readonly Linear outputProjection;
+    private readonly int modelSize, heads;
+    private readonly double dropout;
+
+    public MultiHeadAttention(string name, int modelSize, int heads, double dropout) : base(name)
+    {
+        this.modelSize = modelSize;
+        this.heads = heads;
+        this.dropout = dropout;
+        inputProjection = nn.Linear(modelSize, 3 * modelSize);
+        outputProjection = nn.Linear(modelSize, modelSize);
+        RegisterComponents();
+        nn.init.xavier_uniform_(inputProjection.weight);
+        nn.init.zeros_(inputProjection.bias!);
+        nn.init.xavier_uniform_(outputProjection.weight);
+        nn.init.zeros_(outputProjection.bias!);
+    }
+
+    /// <summary>Self-attention over a whole sequence. keepKeys (B,1,1,S) is true where a key is real.</summary>
+    public Tensor SelfAttend(Tensor x, Tensor? keepKeys, bool causal)
+    {
+        var (q, k, v) = SplitQueryKeyValue(inputProjection.forward(x));
+        return Attend(q, k, v, keepKeys, causal);
+    }
+
+    /// <summary>Self-attention for the newest position only, appending its key and value to the cache.</summary>
+    public Tensor SelfAttendStep(Tensor x, LayerCache cache)
+    {
+        var (q, k, v) = SplitQueryKeyValue(inputProjection.forward(x));
+        cache.Append(k, v);
+        return Attend(q, cache.Keys!, cache.Values!, keepKeys: null, causal: false);
+    }
+
+    /// <summary>Projects the encoder output to per-head keys and values, once per source batch.</summary>
+    public (Tensor Keys, Tensor Values) ProjectMemory(Tensor memory)
+    {
+        var weight = inputProjection.weight.narrow(0, modelSize, 2 * modelSize);
+        var bias = inputProjection.bias!.narrow(0, modelSize, 2 * modelSize);
+        var kv = F.linear(memory, weight, bias);
+        var (batch, length) = (memory.shape[0], memory.shape[1]);
+        var split = kv.view(batch, length, 2, heads, modelSize / heads).permute(2, 0, 3, 1, 4);
+        return (split[0], split[1]);
+    }
+
+    /// <summary>Attention from decoder states to projected encoder keys/values.</summary>
+    public Tensor CrossAttend(Tensor x, Tensor memoryKeys, Tensor memoryValues, Tensor keepKeys)
+    {
+        var weight = inputProjection.weight.narrow(0, 0, modelSize);
+        var bias = inputProjection.bias!.narrow(0, 0, modelSize);
+        var q = SplitHeads(F.linear(x, weight, bias));
+        return Attend(q, memoryKeys, memoryValues, keepKeys, causal: false);
+    }
+
+    private Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keepKeys, bool causal)
+    {
+        var p = training ? dropout : 0.0;
+        var context = F.scaled_dot_product_attention(q, k, v, keepKeys, p, is_casual: causal);
+        var (batch, length) = (context.shape[0], context.shape[2]);
+        return outputProjection.forward(context.transpose(1, 2).reshape(batch, length, modelSize));
+    }
+
+    private (Tensor, Tensor, Tensor) SplitQueryKeyValue(Tensor qkv)
+    {
+        var (batch, length) = (qkv.shape[0], qkv.shape[1]);
+        var split = qkv.view(batch, length, 3, heads, modelSize / heads).permute(2, 0, 3, 1, 4);
+        return (split[0], split[1], split[2]);
+    }
+
+    private Tensor SplitHeads(Tensor x) =>
+        x.view(x.shape[0], x.shape[1], heads, modelSize / heads).transpose(1, 2);
+}

@@ -1,0 +1,46 @@
+namespace TranslationTrainer.Model;
+
+/// <summary>The shape of a Transformer; saved in every checkpoint so a model can be rebuilt exactly.</summary>
+public sealed record ModelConfig
+{
+    public int DModel { get; init; } = 256;
+    public int Heads { get; init; } = 4;
+    public int FfnSize { get; init; } = 1024;
+    public int EncoderLayers { get; init; } = 3;
+    public int DecoderLayers { get; init; } = 3;
+    /// <summary>Dropout on embeddings and every residual branch.</summary>
+    public double Dropout { get; init; } = 0.1;
+    public double AttentionDropout { get; init; }
+    /// <summary>Dropout after the feed-forward activation.</summary>
+    public double ActivationDropout { get; init; }
+    /// <summary>LayerNorm before each sublayer (stable without long warmup) or after it, as in the paper.</summary>
+    public bool PreNorm { get; init; } = true;
+    /// <summary>all: source, target and output share one matrix (joint vocabulary); decoder: target and output; none.</summary>
+    public string TieEmbeddings { get; init; } = "all";
+    public string Activation { get; init; } = "relu";
+    public int MaxPositions { get; init; } = 1024;
+
+    public int HeadSize => DModel / Heads;
+
+    /// <summary>Throws a UserError naming the first option that makes the model impossible.</summary>
+    public void Validate()
+    {
+        Require(DModel > 0, "--d-model must be positive");
+        Require(Heads > 0, "--heads must be positive");
+        Require(DModel % Heads == 0, $"--d-model ({DModel}) must be divisible by --heads ({Heads})");
+        Require(DModel % 2 == 0, $"--d-model ({DModel}) must be even for sinusoidal positions");
+        Require(FfnSize > 0, "--ffn-size must be positive");
+        Require(EncoderLayers > 0, "--encoder-layers must be at least 1");
+        Require(DecoderLayers > 0, "--decoder-layers must be at least 1");
+        foreach (var (name, p) in new[] { ("--dropout", Dropout), ("--attention-dropout", AttentionDropout), ("--activation-dropout", ActivationDropout) })
+            Require(p is >= 0 and < 1, $"{name} must be in [0, 1), got {p}");
+        Require(TieEmbeddings is "all" or "decoder" or "none", $"--tie-embeddings must be all, decoder or none, got '{TieEmbeddings}'");
+        Require(Activation is "relu" or "gelu", $"--activation must be relu or gelu, got '{Activation}'");
+        Require(MaxPositions > 0, "--max-positions must be positive");
+    }
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition) throw new UserError(message);
+    }
+}

@@ -1,0 +1,231 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace TranslationTrainer.Model;
+
+/// <summary>
+/// The encoder-decoder Transformer of "Attention Is All You Need", batch-first, in the paper's order:
+/// embeddings and positions, the encoder, the decoder (attending to the last encoder layer's output),
+/// the output projection. The full forward pass and the incremental step share every layer.
+/// </summary>
+public sealed class Transformer : nn.Module
+{
+    public ModelConfig Config { get; }
+    public int SourceVocabSize { get; }
+    public int TargetVocabSize { get; }
+    public const int PadId = 0;
+
+    private readonly Embedding sourceEmbedding;
+    private readonly Embedding? targetEmbedding;    // null when all embeddings are tied
+    private readonly Linear? outputProjection;      // null when the output shares the target embedding
+    private readonly Tensor positions;
+    private readonly ModuleList<EncoderLayer> encoderLayers;
+    private readonly ModuleList<DecoderLayer> decoderLayers;
+    private readonly LayerNorm? encoderNorm, decoderNorm; // pre-norm stacks end with a LayerNorm
+    private readonly double embeddingScale;
+
+    public Transformer(ModelConfig config, int sourceVocabSize, int targetVocabSize) : base("transformer")
+    {
+        config.Validate();
+        if (config.TieEmbeddings == "all" && sourceVocabSize != targetVocabSize)
+            throw new UserError("--tie-embeddings all needs a joint vocabulary (source and target sizes differ); use decoder or none");
+        Config = config;
+        SourceVocabSize = sourceVocabSize;
+        TargetVocabSize = targetVocabSize;
+        int d = config.DModel;
+        embeddingScale = Math.Sqrt(d);
+
+        sourceEmbedding = NewEmbedding(sourceVocabSize, d);
+        targetEmbedding = config.TieEmbeddings == "all" ? null : NewEmbedding(targetVocabSize, d);
+        outputProjection = config.TieEmbeddings == "none" ? nn.Linear(d, targetVocabSize, hasBias: false) : null;
+        if (outputProjection is not null) nn.init.normal_(outputProjection.weight, 0, Math.Pow(d, -0.5));
+        positions = SinusoidalPositions(config.MaxPositions, d);
+        encoderLayers = nn.ModuleList(Enumerable.Range(0, config.EncoderLayers).Select(i => new EncoderLayer($"encoder{i}", config)).ToArray());
+        decoderLayers = nn.ModuleList(Enumerable.Range(0, config.DecoderLayers).Select(i => new DecoderLayer($"decoder{i}", config)).ToArray());
+        if (config.PreNorm)
+        {
+            encoderNorm = nn.LayerNorm(d);
+            decoderNorm = nn.LayerNorm(d);
+        }
+        RegisterComponents();
+        register_buffer("positions", positions, persistent: false);
+    }
+
+    private static Embedding NewEmbedding(int vocabSize, int d)
+    {
+        var embedding = nn.Embedding(vocabSize, d, padding_idx: PadId);
+        using (no_grad())
+        {
+            nn.init.normal_(embedding.weight!, 0, Math.Pow(d, -0.5));
+            embedding.weight![PadId].zero_();
+        }
+        return embedding;
+    }
+
+    /// <summary>PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(same).</summary>
+    private static Tensor SinusoidalPositions(int maxPositions, int d)
+    {
+        var position = arange(maxPositions, dtype: float32).unsqueeze(1);
+        var frequency = exp(arange(0, d, 2, dtype: float32) * (-Math.Log(10000.0) / d));
+        var table = zeros(maxPositions, d);
+        table[.., TensorIndex.Slice(0, null, 2)] = sin(position * frequency);
+        table[.., TensorIndex.Slice(1, null, 2)] = cos(position * frequency);
+        return table;
+    }
+
+    private Tensor Embed(Embedding embedding, Tensor tokens, int firstPosition)
+    {
+        long length = tokens.shape[1];
+        if (firstPosition + length > Config.MaxPositions)
+            throw new UserError($"sequence of {firstPosition + length} tokens exceeds --max-positions {Config.MaxPositions}");
+        var x = embedding.forward(tokens) * embeddingScale + positions.narrow(0, firstPosition, length);
+        return F.dropout(x, Config.Dropout, training);
+    }
+
+    /// <summary>Source tokens (B,S) → encoder output (B,S,d) and the mask of real source positions (B,1,1,S).</summary>
+    public (Tensor Memory, Tensor SourceKeep) Encode(Tensor source)
+    {
+        var keep = source.ne(PadId).unsqueeze(1).unsqueeze(1);
+        var x = Embed(sourceEmbedding, source, 0);
+        foreach (var layer in encoderLayers) x = layer.forward(x, keep);
+        return (encoderNorm?.forward(x) ?? x, keep);
+    }
+
+    /// <summary>Teacher-forced decoding of a whole target prefix (B,T) → logits (B,T,V).</summary>
+    public Tensor Decode(Tensor targetInput, Tensor memory, Tensor sourceKeep)
+    {
+        var x = Embed(targetEmbedding ?? sourceEmbedding, targetInput, 0);
+        foreach (var layer in decoderLayers) x = layer.forward(x, memory, sourceKeep);
+        return Project(decoderNorm?.forward(x) ?? x);
+    }
+
+    public Tensor forward(Tensor source, Tensor targetInput)
+    {
+        var (memory, keep) = Encode(source);
+        return Decode(targetInput, memory, keep);
+    }
+
+    /// <summary>Prepares incremental decoding: encoder keys/values are projected once here.</summary>
+    public DecoderCache StartDecoding(Tensor memory, Tensor sourceKeep)
+    {
+        var projected = decoderLayers.Select(layer => layer.ProjectMemory(memory)).ToArray();
+        return new DecoderCache(projected.Select(p => p.Keys).ToArray(), projected.Select(p => p.Values).ToArray(), sourceKeep);
+    }
+
+    /// <summary>Feeds one token per row (B) at position cache.Length and returns the next-token logits (B,V).</summary>
+    public Tensor DecodeStep(Tensor lastTokens, DecoderCache cache)
+    {
+        var x = Embed(targetEmbedding ?? sourceEmbedding, lastTokens.unsqueeze(1), cache.Length);
+        for (int i = 0; i < decoderLayers.Count; i++)
+            x = decoderLayers[i].Step(x, cache.Layers[i], cache.MemoryKeys[i], cache.MemoryValues[i], cache.SourceKeep);
+        cache.Length++;
+        return Project(decoderNorm?.forward(x) ?? x).squeeze(1);
+    }
+
+    private Tensor Project(Tensor x) =>
+        outputProjection?.forward(x) ?? F.linear(x, (targetEmbedding ?? sourceEmbedding).weight!);
+}
+
+/// <summary>Residual + LayerNorm around a sublayer, in pre-norm or post-norm order.</summary>
+internal static class Residual
+{
+    public static Tensor Apply(Tensor x, LayerNorm norm, bool preNorm, double dropout, bool training, Func<Tensor, Tensor> sublayer) =>
+        preNorm
+            ? x + F.dropout(sublayer(norm.forward(x)), dropout, training)
+            : norm.forward(x + F.dropout(sublayer(x), dropout, training));
+}
+
+public sealed class FeedForward : nn.Module
+{
+    private readonly Linear inner, outer;
+    private readonly ModelConfig config;
+
+    public FeedForward(string name, ModelConfig config) : base(name)
+    {
+        this.config = config;
+        inner = nn.Linear(config.DModel, config.FfnSize);
+        outer = nn.Linear(config.FfnSize, config.DModel);
+        RegisterComponents();
+        foreach (var linear in new[] { inner, outer })
+        {
+            nn.init.xavier_uniform_(linear.weight);
+            nn.init.zeros_(linear.bias!);
+        }
+    }
+
+    public Tensor forward(Tensor x)
+    {
+        var h = inner.forward(x);
+        h = config.Activation == "gelu" ? F.gelu(h) : F.relu(h);
+        return outer.forward(F.dropout(h, config.ActivationDropout, training));
+    }
+}
+
+public sealed class EncoderLayer : nn.Module
+{
+    private readonly MultiHeadAttention selfAttention;
+    private readonly FeedForward feedForward;
+    private readonly LayerNorm selfAttentionNorm, feedForwardNorm;
+    private readonly ModelConfig config;
+
+    public EncoderLayer(string name, ModelConfig config) : base(name)
+    {
+        this.config = config;
+        selfAttention = new MultiHeadAttention("self_attention", config.DModel, config.Heads, config.AttentionDropout);
+        feedForward = new FeedForward("feed_forward", config);
+        selfAttentionNorm = nn.LayerNorm(config.DModel);
+        feedForwardNorm = nn.LayerNorm(config.DModel);
+        RegisterComponents();
+    }
+
+    public Tensor forward(Tensor x, Tensor sourceKeep)
+    {
+        x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttend(h, sourceKeep, causal: false));
+        return Residual.Apply(x, feedForwardNorm, config.PreNorm, config.Dropout, training, feedForward.forward);
+    }
+}
+
+public sealed class DecoderLayer : nn.Module
+{
+    private readonly MultiHeadAttention selfAttention, crossAttention;
+    private readonly FeedForward feedForward;
+    private readonly LayerNorm selfAttentionNorm, crossAttentionNorm, feedForwardNorm;
+    private readonly ModelConfig config;
+
+    public DecoderLayer(string name, ModelConfig config) : base(name)
+    {
+        this.config = config;
+        selfAttention = new MultiHeadAttention("self_attention", config.DModel, config.Heads, config.AttentionDropout);
+        crossAttention = new MultiHeadAttention("cross_attention", config.DModel, config.Heads, config.AttentionDropout);
+        feedForward = new FeedForward("feed_forward", config);
+        selfAttentionNorm = nn.LayerNorm(config.DModel);
+        crossAttentionNorm = nn.LayerNorm(config.DModel);
+        feedForwardNorm = nn.LayerNorm(config.DModel);
+        RegisterComponents();
+    }
+
+    public (Tensor Keys, Tensor Values) ProjectMemory(Tensor memory) => crossAttention.ProjectMemory(memory);
+
+    /// <summary>Whole-prefix pass: the causal mask keeps each position from seeing later ones.</summary>
+    public Tensor forward(Tensor x, Tensor memory, Tensor sourceKeep)
+    {
+        var (keys, values) = crossAttention.ProjectMemory(memory);
+        x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttend(h, null, causal: true));
+        return Cross(x, keys, values, sourceKeep);
+    }
+
+    /// <summary>One new position: its self-attention sees the cached prefix, which is causal by construction.</summary>
+    public Tensor Step(Tensor x, LayerCache cache, Tensor memoryKeys, Tensor memoryValues, Tensor sourceKeep)
+    {
+        x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttendStep(h, cache));
+        return Cross(x, memoryKeys, memoryValues, sourceKeep);
+    }
+
+    private Tensor Cross(Tensor x, Tensor memoryKeys, Tensor memoryValues, Tensor sourceKeep)
+    {
+        x = Residual.Apply(x, crossAttentionNorm, config.PreNorm, config.Dropout, training, h => crossAttention.CrossAttend(h, memoryKeys, memoryValues, sourceKeep));
+        return Residual.Apply(x, feedForwardNorm, config.PreNorm, config.Dropout, training, feedForward.forward);
+    }
+}

@@ -1,0 +1,14 @@
+namespace TranslationTrainer.Training;
+
+/// <summary>The names of what a run directory holds; a run directory is the unit of work.</summary>
+public static class RunDirectory
+{
+    public const string Config = "config.json";
+    public const string Vocab = "vocab";
+    public const string LastCheckpoint = "checkpoint_last.pt";
+    public const string BestCheckpoint = "checkpoint_best.pt";
+    public const string Metrics = "metrics.jsonl";
+    public const string Log = "train.log";
+
+    public static string IntervalCheckpoint(long update) => $"checkpoint_{update}.pt";
+}

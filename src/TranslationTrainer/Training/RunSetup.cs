@@ -1,0 +1,70 @@
+using Serilog;
+using TranslationTrainer.Data;
+
+namespace TranslationTrainer.Training;
+
+/// <summary>Creates a run directory, or checks that an existing one continues the same run.</summary>
+public static class RunSetup
+{
+    /// <summary>
+    /// The config a `train` call means: the --config file, else the run directory's saved config.json
+    /// (so `train --run-dir R --max-updates N` extends a run), with the command-line values on top.
+    /// </summary>
+    public static TrainConfig LoadConfig(string? configPath, IReadOnlyDictionary<string, string> overrides, string runDir)
+    {
+        var saved = Path.Combine(runDir, RunDirectory.Config);
+        if (configPath is null && File.Exists(saved))
+        {
+            var root = ConfigLoader.ReadObject(saved);
+            ConfigLoader.ApplyOverrides(root, overrides);
+            return ConfigLoader.Parse(root, saved);
+        }
+        return ConfigLoader.Load(configPath, overrides);
+    }
+
+    public static (TrainConfig Config, bool Resume) Prepare(TrainConfig config, string runDir, bool force, ILogger log)
+    {
+        if (File.Exists(runDir)) throw new UserError($"--run-dir {runDir}: is a file, expected a directory");
+        var configPath = Path.Combine(runDir, RunDirectory.Config);
+        bool resume = File.Exists(Path.Combine(runDir, RunDirectory.LastCheckpoint)) && File.Exists(configPath);
+        if (resume)
+        {
+            var saved = ConfigLoader.Parse(ConfigLoader.ReadObject(configPath), configPath);
+            if (ConfigLoader.FirstIdentityDifference(saved, config) is { } difference)
+            {
+                if (!force)
+                    throw new UserError($"--run-dir {runDir} holds a run with another config ({difference}); use a new --run-dir, or --force to continue it anyway");
+                log.Warning("Continuing {RunDir} with a changed config because of --force: {Difference}", runDir, difference);
+            }
+        }
+        else
+        {
+            TextFile.RequireFile(config.TrainSrc, "training source file");
+            TextFile.RequireFile(config.TrainTgt, "training target file");
+            if (!Directory.Exists(config.Vocab)) throw new UserError($"--vocab {config.Vocab}: vocabulary directory not found");
+            Directory.CreateDirectory(runDir);
+            CopyDirectoryAtomically(config.Vocab, Path.Combine(runDir, RunDirectory.Vocab));
+        }
+        AtomicFile.Write(configPath, stream =>
+        {
+            using var writer = new StreamWriter(stream, leaveOpen: true);
+            writer.Write(ConfigLoader.Serialize(config));
+        });
+        return (config, resume);
+    }
+
+    /// <summary>Copies a directory tree under a temporary name, then renames it into place.</summary>
+    private static void CopyDirectoryAtomically(string from, string to)
+    {
+        var temp = to + ".tmp";
+        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(temp, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        if (Directory.Exists(to)) Directory.Delete(to, recursive: true);
+        Directory.Move(temp, to);
+    }
+}

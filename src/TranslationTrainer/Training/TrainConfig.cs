@@ -1,0 +1,79 @@
+using System.ComponentModel;
+using TranslationTrainer.Model;
+
+namespace TranslationTrainer.Training;
+
+/// <summary>Marks a config value that is a path: in a config file it is relative to that file.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class PathValueAttribute : Attribute;
+
+/// <summary>Marks a value that may change when a run is resumed (how a run is extended, as in fairseq).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class ResumableAttribute : Attribute;
+
+/// <summary>
+/// Everything `train` needs. JSON keys are these names in camelCase (model values under "model"); every
+/// value is also a CLI option in kebab-case (--max-tokens, --d-model), generated from this record.
+/// </summary>
+public sealed record TrainConfig
+{
+    [PathValue, Description("source side of the training corpus")] public string TrainSrc { get; init; } = "";
+    [PathValue, Description("target side of the training corpus")] public string TrainTgt { get; init; } = "";
+    [PathValue, Description("source side of the validation set")] public string ValidSrc { get; init; } = "";
+    [PathValue, Description("target side of the validation set")] public string ValidTgt { get; init; } = "";
+    [PathValue, Description("vocabulary directory made by `vocab`")] public string Vocab { get; init; } = "";
+
+    public ModelConfig Model { get; init; } = new();
+
+    [Description("padded source + target tokens per batch")] public int MaxTokens { get; init; } = 4096;
+    [Description("longest sentence in subwords; longer training pairs are skipped and counted")] public int MaxLen { get; init; } = 256;
+    [Description("skip pairs whose subword length ratio exceeds this (0 = keep all)")] public double MaxLengthRatio { get; init; } = 9;
+    [Description("adam or adamw")] public string Optimizer { get; init; } = "adam";
+    [Description("peak learning rate")] public double LearningRate { get; init; } = 7e-4;
+    [Description("Adam beta1")] public double Beta1 { get; init; } = 0.9;
+    [Description("Adam beta2")] public double Beta2 { get; init; } = 0.98;
+    [Description("Adam epsilon")] public double AdamEps { get; init; } = 1e-9;
+    [Description("weight decay")] public double WeightDecay { get; init; }
+    [Description("inverse-sqrt (linear warmup, then 1/sqrt(update)), noam, or constant")] public string Schedule { get; init; } = "inverse-sqrt";
+    [Description("learning-rate warmup updates")] public int WarmupUpdates { get; init; } = 4000;
+    [Description("clip the gradient norm to this (0 = off)")] public double ClipNorm { get; init; } = 1.0;
+    [Description("label smoothing of the cross-entropy")] public double LabelSmoothing { get; init; } = 0.1;
+    [Description("batches accumulated per update")] public int UpdateFreq { get; init; } = 1;
+    [Resumable, Description("stop after this many updates (0 = no limit)")] public int MaxUpdates { get; init; }
+    [Resumable, Description("stop after this many epochs (0 = no limit)")] public int MaxEpochs { get; init; }
+    [Resumable, Description("stop after this many minutes of training (0 = no limit)")] public double MaxTime { get; init; }
+    [Resumable, Description("validate every N updates (0 = only at the end)")] public int ValidateEvery { get; init; } = 1000;
+    [Resumable, Description("stop after N validations without improvement (0 = never)")] public int Patience { get; init; }
+    [Resumable, Description("write checkpoint_last every N updates (0 = at validations only)")] public int SaveEvery { get; init; }
+    [Resumable, Description("keep the last N interval checkpoints")] public int KeepLast { get; init; } = 5;
+    [Resumable, Description("log progress every N updates")] public int LogEvery { get; init; } = 50;
+    [Description("seed for initialisation, dropout and data order")] public int Seed { get; init; } = 1;
+    [Resumable, Description("CPU threads (0 = all cores)")] public int Threads { get; init; }
+    [Resumable, Description("auto, cpu or cuda")] public string Device { get; init; } = "auto";
+
+    public void Validate()
+    {
+        Model.Validate();
+        Require(TrainSrc != "" && TrainTgt != "", "--train-src and --train-tgt are required");
+        Require(Vocab != "", "--vocab is required");
+        Require((ValidSrc == "") == (ValidTgt == ""), "--valid-src and --valid-tgt go together");
+        Require(MaxTokens > 0, "--max-tokens must be positive");
+        Require(MaxLen > 1, "--max-len must be at least 2");
+        Require(Optimizer is "adam" or "adamw", $"--optimizer must be adam or adamw, got '{Optimizer}'");
+        Require(Schedule is "inverse-sqrt" or "noam" or "constant", $"--schedule must be inverse-sqrt, noam or constant, got '{Schedule}'");
+        Require(LearningRate > 0, "--learning-rate must be positive");
+        Require(WarmupUpdates >= 0, "--warmup-updates must not be negative");
+        Require(LabelSmoothing is >= 0 and < 1, "--label-smoothing must be in [0, 1)");
+        Require(UpdateFreq >= 1, "--update-freq must be at least 1");
+        Require(MaxUpdates >= 0 && MaxEpochs >= 0 && MaxTime >= 0, "--max-updates, --max-epochs and --max-time must not be negative");
+        Require(ValidateEvery >= 0 && SaveEvery >= 0 && KeepLast >= 0 && Patience >= 0, "--validate-every, --save-every, --keep-last and --patience must not be negative");
+        Require(LogEvery > 0, "--log-every must be positive");
+        Require(Threads >= 0, "--threads must not be negative");
+        Require(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'");
+    }
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition) throw new UserError(message);
+    }
+}

@@ -1,0 +1,270 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Serilog;
+using TorchSharp;
+using TorchSharp.Modules;
+using TranslationTrainer.Data;
+using TranslationTrainer.Model;
+using TranslationTrainer.Text;
+using static TorchSharp.torch;
+using Transformer = TranslationTrainer.Model.Transformer;
+
+namespace TranslationTrainer.Training;
+
+public sealed record TrainResult(long Updates, int Epoch, string StopReason, bool Interrupted, double? ValidLoss);
+
+/// <summary>
+/// The training loop: one dispose scope per update, dropout reseeded from (seed, update) and data order
+/// a function of (seed, epoch), so a run resumed from checkpoint_last continues bit for bit.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly TrainConfig config;
+    private readonly string runDir;
+    private readonly ILogger log;
+    private readonly Device device;
+    private readonly VocabularyPair vocab;
+    private readonly ParallelCorpus train;
+    private readonly ParallelCorpus? valid;
+    private readonly Transformer model;
+    private readonly OptimizerHelper optimizer;
+    private readonly Parameter[] parameters;
+    private TrainingProgress progress = new();
+
+    /// <summary>Trains in a run directory prepared by RunSetup.Prepare, resuming from checkpoint_last when asked.</summary>
+    public static TrainResult Run(TrainConfig config, string runDir, bool resume, ILogger log, CancellationToken cancel) =>
+        new Trainer(config, runDir, log, resume).Train(cancel);
+
+    private Trainer(TrainConfig config, string runDir, ILogger log, bool resume)
+    {
+        this.config = config;
+        this.runDir = runDir;
+        this.log = log;
+        TorchRuntime.SetThreads(config.Threads);
+        device = TorchRuntime.ResolveDevice(config.Device);
+        vocab = VocabularyPair.Load(Path.Combine(runDir, RunDirectory.Vocab));
+
+        var options = new ParallelCorpus.LoadOptions(config.MaxLen, config.MaxLengthRatio, Vocabulary.EosId);
+        train = ParallelCorpus.Load(config.TrainSrc, config.TrainTgt, vocab.Source.Encode, vocab.Target.Encode, options, out var skipped);
+        train.LogSummary(log, "train", skipped);
+        if (config.ValidSrc != "")
+        {
+            valid = ParallelCorpus.Load(config.ValidSrc, config.ValidTgt, vocab.Source.Encode, vocab.Target.Encode, options with { MaxLengthRatio = 0 }, out var validSkipped);
+            valid.LogSummary(log, "valid", validSkipped);
+        }
+
+        manual_seed(config.Seed);
+        model = new Transformer(config.Model, vocab.Source.Size, vocab.Target.Size);
+        model.to(device);
+        parameters = model.parameters().ToArray();
+        optimizer = config.Optimizer == "adamw"
+            ? optim.AdamW(parameters, config.LearningRate, config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay)
+            : optim.Adam(parameters, config.LearningRate, config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay);
+        if (resume)
+        {
+            var path = Path.Combine(runDir, RunDirectory.LastCheckpoint);
+            var header = Checkpoint.LoadInto(path, model, optimizer);
+            if (header.VocabFingerprint != vocab.Fingerprint)
+                throw new UserError($"{path}: trained with another vocabulary than {Path.Combine(runDir, RunDirectory.Vocab)}");
+            progress = header.Progress;
+            log.Information("Resuming {RunDir} at update {Update}, epoch {Epoch}, batch {Batch}", runDir, progress.Update, progress.Epoch, progress.NextBatch);
+        }
+        log.Information("Model: {Parameters:N0} parameters, {Config}; device {Device}, {Threads} threads",
+            parameters.Sum(p => p.numel()), config.Model, device.type, get_num_threads());
+    }
+
+    private TrainResult Train(CancellationToken cancel)
+    {
+        using var metrics = new MetricsFile(Path.Combine(runDir, RunDirectory.Metrics), progress.Update);
+        var clock = Stopwatch.StartNew();
+        double startElapsed = progress.ElapsedSeconds;
+        double Elapsed() => startElapsed + clock.Elapsed.TotalSeconds;
+        var window = new LogWindow(progress.LossSinceLog, progress.UpdatesSinceLog, Elapsed());
+        double? validLoss = null;
+
+        while (true)
+        {
+            var batches = Batching.ForEpoch(train, config.MaxTokens, config.Seed, progress.Epoch);
+            for (int b = progress.NextBatch; b < batches.Count; b += config.UpdateFreq)
+            {
+                var group = batches.Skip(b).Take(config.UpdateFreq).ToArray();
+                double loss = Update(group, progress.Update + 1);
+                bool epochDone = b + config.UpdateFreq >= batches.Count;
+                progress = progress with
+                {
+                    Update = progress.Update + 1,
+                    Epoch = epochDone ? progress.Epoch + 1 : progress.Epoch,
+                    NextBatch = epochDone ? 0 : b + config.UpdateFreq,
+                    ElapsedSeconds = Elapsed(),
+                };
+                window.Add(loss, group.Sum(batch => batch.Sum(i => train.Target[i].Length + 1)));
+                if (progress.Update % config.LogEvery == 0) window = LogProgress(window, metrics, Elapsed());
+
+                string? stop = StopReason(Elapsed(), epochDone);
+                bool validate = valid is not null && config.ValidateEvery > 0 && progress.Update % config.ValidateEvery == 0;
+                if (validate || (stop is not null && valid is not null))
+                {
+                    validLoss = Validate(metrics);
+                    if (progress.ValidationsWithoutImprovement >= config.Patience && config.Patience > 0)
+                        stop ??= $"no improvement in {config.Patience} validations";
+                }
+                bool interrupted = cancel.IsCancellationRequested;
+                if (validate || stop is not null || interrupted || (config.SaveEvery > 0 && progress.Update % config.SaveEvery == 0))
+                    Save(window, intervalCopy: validate);
+                if (interrupted)
+                {
+                    log.Warning("Interrupted at update {Update}; checkpoint_last saved. Resume with: translation-trainer train --run-dir {RunDir}", progress.Update, runDir);
+                    return new TrainResult(progress.Update, progress.Epoch, "interrupted", true, validLoss);
+                }
+                if (stop is not null)
+                {
+                    log.Information("Stopping at update {Update}: {Reason}", progress.Update, stop);
+                    return new TrainResult(progress.Update, progress.Epoch, stop, false, validLoss);
+                }
+                if (epochDone) break;
+            }
+        }
+    }
+
+    /// <summary>One optimiser update over a group of batches (gradient accumulation); returns the mean loss per token.</summary>
+    private double Update(int[][] group, long update)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(unchecked(config.Seed * 1_000_003L + update));
+        model.train();
+        optimizer.zero_grad();
+        int tokens = group.Sum(batch => batch.Sum(i => train.Target[i].Length + 1));
+        Tensor? total = null;
+        foreach (var indices in group)
+        {
+            var batch = Batching.ToTensors(train, indices, device, Vocabulary.BosId, Vocabulary.EosId);
+            var logits = model.forward(batch.Source, batch.TargetInput);
+            var loss = Loss.SummedCrossEntropy(logits, batch.TargetOutput, config.LabelSmoothing, Vocabulary.PadId) / tokens;
+            loss.backward();
+            total = total is null ? loss.detach() : total + loss.detach();
+        }
+        // The gradient norm is computed even without clipping: it is how a NaN/inf is caught before the step.
+        double norm = nn.utils.clip_grad_norm_(parameters, config.ClipNorm > 0 ? config.ClipNorm : double.PositiveInfinity);
+        if (!double.IsFinite(norm))
+            throw new UserError($"loss became NaN/inf at update {update}; stopped without saving that state (try a lower --learning-rate or longer --warmup-updates)");
+        double lr = Schedule.LearningRate(config, update);
+        foreach (var group_ in optimizer.ParamGroups) group_.LearningRate = lr;
+        optimizer.step();
+        return total!.item<float>();
+    }
+
+    private double Validate(MetricsFile metrics)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        model.eval();
+        double lossSum = 0;
+        long tokens = 0;
+        foreach (var indices in Batching.ForEpoch(valid!, config.MaxTokens, seed: 0, epoch: 0))
+        {
+            using var batchScope = NewDisposeScope();
+            var batch = Batching.ToTensors(valid!, indices, device, Vocabulary.BosId, Vocabulary.EosId);
+            var logits = model.forward(batch.Source, batch.TargetInput);
+            lossSum += Loss.SummedCrossEntropy(logits, batch.TargetOutput, 0.0, Vocabulary.PadId).item<float>();
+            tokens += batch.TargetTokens;
+        }
+        double loss = lossSum / tokens, perplexity = Math.Exp(loss);
+        bool improved = progress.BestScore is not { } best || loss < best;
+        progress = progress with
+        {
+            BestScore = improved ? loss : progress.BestScore,
+            ValidationsWithoutImprovement = improved ? 0 : progress.ValidationsWithoutImprovement + 1,
+        };
+        bestImproved = improved;
+        log.Information("Validation at update {Update}: loss {Loss:F3}, perplexity {Perplexity:F2}{Best}", progress.Update, loss, perplexity, improved ? " (best)" : "");
+        metrics.Write(new JsonObject { ["update"] = progress.Update, ["epoch"] = progress.Epoch, ["valid_loss"] = Math.Round(loss, 5), ["valid_ppl"] = Math.Round(perplexity, 4) });
+        return loss;
+    }
+
+    private bool bestImproved;
+
+    private void Save(LogWindow window, bool intervalCopy)
+    {
+        progress = progress with { LossSinceLog = window.LossSum, UpdatesSinceLog = window.Updates };
+        var header = new CheckpointHeader
+        {
+            Model = config.Model,
+            SourceVocabSize = vocab.Source.Size,
+            TargetVocabSize = vocab.Target.Size,
+            VocabFingerprint = vocab.Fingerprint,
+            Progress = progress,
+        };
+        var last = Path.Combine(runDir, RunDirectory.LastCheckpoint);
+        Checkpoint.Save(last, header, model, optimizer);
+        if (intervalCopy && config.KeepLast > 0)
+        {
+            CopyAtomically(last, Path.Combine(runDir, RunDirectory.IntervalCheckpoint(progress.Update)));
+            foreach (var old in IntervalCheckpoints(runDir).SkipLast(config.KeepLast)) File.Delete(old.Path);
+        }
+        if (bestImproved || !File.Exists(Path.Combine(runDir, RunDirectory.BestCheckpoint)))
+        {
+            CopyAtomically(last, Path.Combine(runDir, RunDirectory.BestCheckpoint));
+            bestImproved = false;
+        }
+    }
+
+    /// <summary>checkpoint_N.pt files of a run directory, oldest first.</summary>
+    public static List<(long Update, string Path)> IntervalCheckpoints(string runDir) =>
+        Directory.GetFiles(runDir, "checkpoint_*.pt")
+            .Select(p => (Name: Path.GetFileNameWithoutExtension(p)["checkpoint_".Length..], Path: p))
+            .Where(c => long.TryParse(c.Name, out _))
+            .Select(c => (long.Parse(c.Name), c.Path))
+            .OrderBy(c => c.Item1)
+            .ToList();
+
+    private static void CopyAtomically(string from, string to) =>
+        AtomicFile.Write(to, stream =>
+        {
+            using var source = File.OpenRead(from);
+            source.CopyTo(stream);
+        });
+
+    private string? StopReason(double elapsedSeconds, bool epochDone)
+    {
+        if (config.MaxUpdates > 0 && progress.Update >= config.MaxUpdates) return $"reached --max-updates {config.MaxUpdates}";
+        if (config.MaxEpochs > 0 && epochDone && progress.Epoch > config.MaxEpochs) return $"reached --max-epochs {config.MaxEpochs}";
+        if (config.MaxTime > 0 && elapsedSeconds >= config.MaxTime * 60) return $"reached --max-time {config.MaxTime} minutes";
+        return null;
+    }
+
+    private LogWindow LogProgress(LogWindow window, MetricsFile metrics, double elapsed)
+    {
+        double seconds = Math.Max(1e-9, elapsed - window.StartSeconds);
+        double loss = window.LossSum / Math.Max(1, window.Updates), tokensPerSecond = window.Tokens / seconds;
+        double lr = Schedule.LearningRate(config, progress.Update);
+        double secondsPerUpdate = seconds / Math.Max(1, window.Updates);
+        var eta = new List<double>();
+        if (config.MaxUpdates > 0) eta.Add((config.MaxUpdates - progress.Update) * secondsPerUpdate);
+        if (config.MaxTime > 0) eta.Add(config.MaxTime * 60 - elapsed);
+        string etaText = eta.Count == 0 ? "?" : TimeSpan.FromSeconds(Math.Max(0, eta.Min())).ToString(@"hh\:mm\:ss");
+        log.Information("update {Update} | epoch {Epoch} | loss {Loss:F3} | lr {Lr:E2} | {TokensPerSecond:F0} tgt tok/s | elapsed {Elapsed} | ETA {Eta}",
+            progress.Update, progress.Epoch, loss, lr, tokensPerSecond, TimeSpan.FromSeconds(elapsed).ToString(@"hh\:mm\:ss"), etaText);
+        metrics.Write(new JsonObject
+        {
+            ["update"] = progress.Update, ["epoch"] = progress.Epoch, ["loss"] = Math.Round(loss, 5), ["lr"] = lr,
+            ["tgt_tok_per_s"] = Math.Round(tokensPerSecond, 1), ["elapsed_s"] = Math.Round(elapsed, 2),
+        });
+        return new LogWindow(0, 0, elapsed);
+    }
+
+    /// <summary>Loss and tokens since the last progress line; carried in checkpoints so resumed lines match.</summary>
+    private sealed class LogWindow(double lossSum, int updates, double startSeconds)
+    {
+        public double LossSum { get; private set; } = lossSum;
+        public int Updates { get; private set; } = updates;
+        public long Tokens { get; private set; }
+        public double StartSeconds { get; } = startSeconds;
+
+        public void Add(double loss, int tokens)
+        {
+            LossSum += loss;
+            Updates++;
+            Tokens += tokens;
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using TranslationTrainer.Decoding;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace TranslationTrainer.Tests.Decoding;
+
+public class SearchTests
+{
+    private static readonly DecodingOptions Greedy = new() { Beam = 1, MaxLenA = 0, MaxLenB = 12 };
+
+    [Fact]
+    public void CachedStepsGiveTheSameLogitsAsTheFullPass()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = TinyModels.Create();
+        var source = TinyModels.RandomTokens(11, 3, 7);
+        var target = cat([full(3, 1, 2L), TinyModels.RandomTokens(12, 3, 6)], 1);
+        var (memory, keep) = model.Encode(source);
+        var full_ = model.Decode(target, memory, keep);
+        using var cache = model.StartDecoding(memory, keep);
+        for (int t = 0; t < target.shape[1]; t++)
+        {
+            var step = model.DecodeStep(target[.., t], cache);
+            Assert.True(step.allclose(full_[.., t], rtol: 0, atol: 1e-4), $"step {t} differs");
+        }
+    }
+
+    [Fact]
+    public void GreedyOutputEqualsArgmaxOfTheUncachedModel()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = TinyModels.Create();
+        var source = TinyModels.RandomTokens(13, 1, 6);
+        var cached = Search.Greedy(model, source, [12], Greedy)[0][0].Tokens;
+
+        var prefix = new List<long> { 2 };
+        var (memory, keep) = model.Encode(source);
+        for (int step = 1; step <= 12; step++)
+        {
+            var logp = F.log_softmax(model.Decode(tensor(prefix.ToArray()).unsqueeze(0), memory, keep)[0, -1], -1);
+            logp = logp.index_fill(0, tensor(new long[] { 0, 1, 2 }), double.NegativeInfinity);
+            if (step == 12) break;
+            long next = logp.argmax().item<long>();
+            if (next == 3) break;
+            prefix.Add(next);
+        }
+        Assert.Equal(prefix.Skip(1).Select(t => (int)t).ToArray(), cached);
+    }
+
+    [Fact]
+    public void BeamOfOneEqualsGreedy()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = TinyModels.Create();
+        var source = TinyModels.RandomTokens(14, 6, 8);
+        var maxLengths = Enumerable.Repeat(12, 6).ToArray();
+        var greedy = Search.Greedy(model, source, maxLengths, Greedy);
+        var beam = Search.Beam(model, source, maxLengths, Greedy);
+        for (int i = 0; i < 6; i++)
+        {
+            Assert.Equal(greedy[i][0].Tokens, beam[i][0].Tokens);
+            Assert.Equal(greedy[i][0].LogProbability, beam[i][0].LogProbability, 4);
+        }
+    }
+
+    [Fact]
+    public void BeamFindsHypothesesAtLeastAsLikelyAsGreedy()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = TinyModels.Create(seed: 3);
+        var source = TinyModels.RandomTokens(15, 16, 8);
+        var maxLengths = Enumerable.Repeat(10, 16).ToArray();
+        var options = Greedy with { LengthPenalty = 0 };
+        var greedy = Search.Greedy(model, source, maxLengths, options);
+        var beam = Search.Beam(model, source, maxLengths, options with { Beam = 5 });
+        int atLeast = Enumerable.Range(0, 16).Count(i => beam[i][0].Score >= greedy[i][0].Score - 1e-4);
+        Assert.True(atLeast >= 14, $"beam was at least as good on only {atLeast} of 16 sentences");
+        Assert.True(beam.Average(b => b[0].Score) >= greedy.Average(g => g[0].Score));
+    }
+
+    [Fact]
+    public void NBestListsAreSortedAndDistinct()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = TinyModels.Create(seed: 5);
+        var source = TinyModels.RandomTokens(16, 4, 6);
+        var results = Search.Beam(model, source, [10, 10, 10, 10], Greedy with { Beam = 4, NBest = 4 });
+        foreach (var nbest in results)
+        {
+            Assert.Equal(4, nbest.Count);
+            Assert.Equal(nbest.OrderByDescending(h => h.Score).Select(h => h.Score), nbest.Select(h => h.Score));
+            Assert.Equal(4, nbest.Select(h => string.Join(' ', h.Tokens)).Distinct().Count());
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void ASentenceDecodesTheSameAloneAndInAPaddedBatch(int beam)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = TinyModels.Create(seed: 9);
+        var options = Greedy with { Beam = beam };
+        var shortSource = TinyModels.RandomTokens(17, 1, 4);
+        var alone = Search.Decode(model, shortSource, [12], options)[0][0];
+        var batch = cat([cat([shortSource, zeros(1, 5, dtype: int64)], 1), TinyModels.RandomTokens(18, 2, 9)], 0);
+        var inBatch = Search.Decode(model, batch, [12, 12, 12], options)[0][0];
+        Assert.Equal(alone.Tokens, inBatch.Tokens);
+        Assert.Equal(alone.Score, inBatch.Score, 4);
+    }
+
+    [Fact]
+    public void OutputsRespectTheMaximumLength()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = TinyModels.Create(seed: 2);
+        var source = TinyModels.RandomTokens(19, 3, 5);
+        foreach (var beam in new[] { 1, 3 })
+        {
+            var results = Search.Decode(model, source, [1, 2, 3], Greedy with { Beam = beam });
+            for (int i = 0; i < 3; i++) Assert.True(results[i][0].Tokens.Length <= i, $"beam {beam} sentence {i}");
+        }
+    }
+}
