@@ -9,6 +9,9 @@ public static class CliApp
     {
         var root = new RootCommand("Train, run and score Transformer translation models.")
         {
+            VocabCommand.Create(context),
+            EncodeCommand.Create(context),
+            DecodeCommand.Create(context),
         };
         var config = new InvocationConfiguration { Output = context.Out, Error = context.Error };
         return root.Parse(args).Invoke(config);
