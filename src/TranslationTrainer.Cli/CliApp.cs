@@ -12,8 +12,11 @@ public static class CliApp
             VocabCommand.Create(context),
             EncodeCommand.Create(context),
             DecodeCommand.Create(context),
+            TrainCommand.Create(context),
+            TranslateCommand.Create(context),
         };
-        var config = new InvocationConfiguration { Output = context.Out, Error = context.Error };
+        // Signals are handled by the commands that have work to save (train), not by a forced exit.
+        var config = new InvocationConfiguration { Output = context.Out, Error = context.Error, ProcessTerminationTimeout = null };
         return root.Parse(args).Invoke(config);
     }
 }

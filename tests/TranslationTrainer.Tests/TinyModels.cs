@@ -24,7 +24,7 @@ public static class TinyModels
     /// <summary>Ids of ordinary tokens (4 and up: 0-3 are pad, unk, bos, eos).</summary>
     public static Tensor RandomTokens(int seed, params long[] shape)
     {
-        var generator = new TorchSharp.Generator((ulong)seed);
+        var generator = new TorchSharp.torch.Generator((ulong)seed);
         return randint(4, Vocab, shape, generator: generator, dtype: int64);
     }
 }

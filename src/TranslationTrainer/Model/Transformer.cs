@@ -20,7 +20,6 @@ public sealed class Transformer : nn.Module
     private readonly Embedding sourceEmbedding;
     private readonly Embedding? targetEmbedding;    // null when all embeddings are tied
     private readonly Linear? outputProjection;      // null when the output shares the target embedding
-    private readonly Tensor positions;
     private readonly ModuleList<EncoderLayer> encoderLayers;
     private readonly ModuleList<DecoderLayer> decoderLayers;
     private readonly LayerNorm? encoderNorm, decoderNorm; // pre-norm stacks end with a LayerNorm
@@ -41,7 +40,6 @@ public sealed class Transformer : nn.Module
         targetEmbedding = config.TieEmbeddings == "all" ? null : NewEmbedding(targetVocabSize, d);
         outputProjection = config.TieEmbeddings == "none" ? nn.Linear(d, targetVocabSize, hasBias: false) : null;
         if (outputProjection is not null) nn.init.normal_(outputProjection.weight, 0, Math.Pow(d, -0.5));
-        positions = SinusoidalPositions(config.MaxPositions, d);
         encoderLayers = nn.ModuleList(Enumerable.Range(0, config.EncoderLayers).Select(i => new EncoderLayer($"encoder{i}", config)).ToArray());
         decoderLayers = nn.ModuleList(Enumerable.Range(0, config.DecoderLayers).Select(i => new DecoderLayer($"decoder{i}", config)).ToArray());
         if (config.PreNorm)
@@ -49,8 +47,9 @@ public sealed class Transformer : nn.Module
             encoderNorm = nn.LayerNorm(d);
             decoderNorm = nn.LayerNorm(d);
         }
+        // Registered before RegisterComponents so that it moves with the model but is not saved.
+        register_buffer("positions", SinusoidalPositions(config.MaxPositions, d), persistent: false);
         RegisterComponents();
-        register_buffer("positions", positions, persistent: false);
     }
 
     private static Embedding NewEmbedding(int vocabSize, int d)
@@ -80,7 +79,7 @@ public sealed class Transformer : nn.Module
         long length = tokens.shape[1];
         if (firstPosition + length > Config.MaxPositions)
             throw new UserError($"sequence of {firstPosition + length} tokens exceeds --max-positions {Config.MaxPositions}");
-        var x = embedding.forward(tokens) * embeddingScale + positions.narrow(0, firstPosition, length);
+        var x = embedding.forward(tokens) * embeddingScale + get_buffer("positions")!.narrow(0, firstPosition, length);
         return F.dropout(x, Config.Dropout, training);
     }
 

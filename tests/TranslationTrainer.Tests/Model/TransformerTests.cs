@@ -53,9 +53,9 @@ public class TransformerTests
     {
         var model = TinyModels.Create();
         var names = model.named_parameters().Select(p => p.name).ToList();
-        Assert.Contains(names, n => n.StartsWith("encoder_layers.0."));
-        Assert.Contains(names, n => n.StartsWith("encoder_layers.1."));
-        Assert.Contains(names, n => n.StartsWith("decoder_layers.1.cross_attention."));
+        Assert.Contains(names, n => n.StartsWith("encoderLayers.0."));
+        Assert.Contains(names, n => n.StartsWith("encoderLayers.1."));
+        Assert.Contains(names, n => n.StartsWith("decoderLayers.1.crossAttention."));
         var handles = model.parameters().Select(p => p.Handle).ToList();
         Assert.Equal(handles.Count, handles.Distinct().Count());
     }

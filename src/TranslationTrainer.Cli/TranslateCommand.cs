@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using TranslationTrainer.Data;
+using TranslationTrainer.Decoding;
+using TranslationTrainer.Model;
+
+namespace TranslationTrainer.Cli;
+
+/// <summary>`translate`: decodes a file or stdin with a checkpoint, in input order.</summary>
+public static class TranslateCommand
+{
+    /// <summary>The decoding options shared by `translate` and `eval --checkpoint`.</summary>
+    public sealed class DecodingOptionSet
+    {
+        private static readonly DecodingOptions Defaults = new();
+        public Option<int> Beam { get; } = new("--beam") { Description = "beam size; 1 = greedy", DefaultValueFactory = _ => Defaults.Beam };
+        public Option<int> BatchSize { get; } = new("--batch-size") { Description = "sentences per batch (sorted by length)", DefaultValueFactory = _ => Defaults.BatchSize };
+        public Option<double> LengthPenalty { get; } = new("--length-penalty") { Description = "length penalty α (0 = none)", DefaultValueFactory = _ => Defaults.LengthPenalty };
+        public Option<string> LengthPenaltyStyle { get; } = new("--length-penalty-style") { Description = "gnmt: ((5+|y|)/6)^α, or simple: |y|^α", DefaultValueFactory = _ => Defaults.LengthPenaltyStyle };
+        public Option<double> MaxLenA { get; } = new("--max-len-a") { Description = "output at most a·|source| + b subwords", DefaultValueFactory = _ => Defaults.MaxLenA };
+        public Option<int> MaxLenB { get; } = new("--max-len-b") { Description = "see --max-len-a", DefaultValueFactory = _ => Defaults.MaxLenB };
+        public Option<int> MinLen { get; } = new("--min-len") { Description = "output at least this many subwords", DefaultValueFactory = _ => Defaults.MinLen };
+        public Option<bool> AllowUnk { get; } = new("--allow-unk") { Description = "let the model output <unk>" };
+        public Option<string> Device { get; } = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
+        public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+        public Option<string?> Vocab { get; } = new("--vocab") { Description = "vocabulary directory (default: the run directory's copy)" };
+
+        public void AddTo(Command command)
+        {
+            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, AllowUnk, Device, Threads, Vocab })
+                command.Options.Add(option);
+        }
+
+        public DecodingOptions Read(ParseResult parse, int nbest = 1)
+        {
+            var options = new DecodingOptions
+            {
+                Beam = parse.GetValue(Beam), BatchSize = parse.GetValue(BatchSize), LengthPenalty = parse.GetValue(LengthPenalty),
+                LengthPenaltyStyle = parse.GetValue(LengthPenaltyStyle)!, MaxLenA = parse.GetValue(MaxLenA), MaxLenB = parse.GetValue(MaxLenB),
+                MinLen = parse.GetValue(MinLen), AllowUnk = parse.GetValue(AllowUnk), NBest = nbest,
+            };
+            options.Validate();
+            return options;
+        }
+
+        /// <summary>Loads the checkpoint and vocabulary on the chosen device and returns a ready translator.</summary>
+        public Translator CreateTranslator(ParseResult parse, string checkpoint, DecodingOptions options, TextWriter warnings)
+        {
+            TorchRuntime.SetThreads(parse.GetValue(Threads));
+            var device = TorchRuntime.ResolveDevice(parse.GetValue(Device)!);
+            var (model, vocab) = ModelLoader.Load(checkpoint, parse.GetValue(Vocab), device);
+            return new Translator(model, vocab, options, device, message => warnings.WriteLine($"warning: {message}"));
+        }
+    }
+
+    public static Command Create(CliContext context)
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint file, or run directory (its best checkpoint)", Required = true };
+        var input = new Option<string>("--input") { Description = "source text, one sentence per line; - = stdin", DefaultValueFactory = _ => "-" };
+        var output = new Option<string>("--output") { Description = "translations; - = stdout (a file is written whole or not at all)", DefaultValueFactory = _ => "-" };
+        var nbest = new Option<int>("--nbest") { Description = "output the N best translations per line (with --output-format json)", DefaultValueFactory = _ => 1 };
+        var format = new Option<string>("--output-format") { Description = "text (one translation per line) or json (one object per line with n-best and scores)", DefaultValueFactory = _ => "text" };
+        var buffer = new Option<int>("--buffer-size") { Description = "lines read before decoding a chunk (default: 1 on an interactive terminal, else 2000)", DefaultValueFactory = _ => 0 };
+        var decoding = new DecodingOptionSet();
+        var command = new Command("translate", "Translate a file or stdin with a trained model.") { checkpoint, input, output, nbest, format, buffer };
+        decoding.AddTo(command);
+        command.SetAction(parse => context.Guard(() =>
+        {
+            var outputFormat = parse.GetValue(format)!;
+            if (outputFormat is not ("text" or "json")) throw new UserError($"--output-format must be text or json, got '{outputFormat}'");
+            var options = decoding.Read(parse, parse.GetValue(nbest));
+            string inputPath = parse.GetValue(input)!, outputPath = parse.GetValue(output)!;
+            if (inputPath != "-") TextFile.RequireFile(inputPath, "input file");
+            if (outputPath != "-" && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(outputPath))))
+                throw new UserError($"--output {outputPath}: directory does not exist");
+            var translator = decoding.CreateTranslator(parse, parse.GetValue(checkpoint)!, options, context.Error);
+
+            bool interactive = inputPath == "-" && context.In == Console.In && !Console.IsInputRedirected;
+            int chunk = parse.GetValue(buffer) is > 0 and var size ? size : interactive ? 1 : 2000;
+            var lines = inputPath == "-" ? ReadAll(context.In) : TextFile.ReadLines(inputPath);
+            var formatted = translator.Translate(lines, chunk).Select(r => outputFormat == "json" ? Json(r) : r.Best);
+            if (outputPath == "-")
+            {
+                foreach (var line in formatted)
+                {
+                    context.Out.WriteLine(line);
+                    if (interactive) context.Out.Flush();
+                }
+            }
+            else
+            {
+                TextFile.WriteLinesAtomically(outputPath, formatted);
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    private static IEnumerable<string> ReadAll(TextReader reader)
+    {
+        while (reader.ReadLine() is { } line) yield return line;
+    }
+
+    private static string Json(TranslationResult result) => new JsonObject
+    {
+        ["source"] = result.Source,
+        ["translation"] = result.Best,
+        ["nbest"] = new JsonArray(result.NBest.Select(h => (JsonNode)new JsonObject { ["translation"] = h.Text, ["score"] = Math.Round(h.Score, 5) }).ToArray()),
+    }.ToJsonString();
+}
