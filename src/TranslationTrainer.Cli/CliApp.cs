@@ -9,6 +9,7 @@ public static class CliApp
     {
         var root = new RootCommand("Train, run and score Transformer translation models.")
         {
+            EvalCommand.Create(context),
         };
         var config = new InvocationConfiguration { Output = context.Out, Error = context.Error };
         return root.Parse(args).Invoke(config);

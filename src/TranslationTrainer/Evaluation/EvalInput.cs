@@ -35,7 +35,7 @@ public static class EvalInput
 
     public static IReadOnlyList<string> Decode(byte[] bytes, string name)
     {
-        int offset = bytes.AsSpan().StartsWith("\xEF\xBB\xBF"u8) ? 3 : 0;
+        int offset = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
         if (bytes.Length == offset) throw new UserError($"{name}: file is empty");
         var lines = new List<string>();
         int lineNumber = 0;

@@ -97,29 +97,34 @@ public static class Significance
         int trials = DefaultRandomizationTrials, int seed = DefaultSeed)
     {
         int width = Width(baseline);
-        var baseScore = metric.Compute(MetricExtensions.Sum(baseline, width));
+        var baseTotal = MetricExtensions.Sum(baseline, width);
+        var baseScore = metric.Compute(baseTotal);
         var results = new List<PairedResult> { new(baseScore, null, null) };
         foreach (var system in systems)
         {
-            var score = metric.Compute(MetricExtensions.Sum(system, width));
+            var sysTotal = MetricExtensions.Sum(system, width);
+            var score = metric.Compute(sysTotal);
+            // a = system totals with the swapped segments' statistics replaced by the baseline's; a + b is constant
+            var delta = baseline.Select((row, i) => row.Zip(system[i], (x, y) => x - y).ToArray()).ToArray();
             var rng = new Random(seed);  // same swaps for every system, as sacreBLEU reseeds per comparison
             var a = new double[width];
             var b = new double[width];
             var differences = new double[trials];
             for (int t = 0; t < trials; t++)
             {
-                Array.Clear(a);
-                Array.Clear(b);
-                for (int i = 0; i < baseline.Length; i++)
+                sysTotal.CopyTo(a, 0);
+                ulong bits = 0;
+                for (int i = 0; i < delta.Length; i++)
                 {
-                    bool swap = rng.Next(2) == 1;
-                    var (x, y) = swap ? (baseline[i], system[i]) : (system[i], baseline[i]);
-                    for (int k = 0; k < width; k++)
+                    if (i % 62 == 0) bits = (ulong)rng.NextInt64();  // 62 fair coin flips per draw
+                    if ((bits & 1) == 1)
                     {
-                        a[k] += x[k];
-                        b[k] += y[k];
+                        var row = delta[i];
+                        for (int k = 0; k < width; k++) a[k] += row[k];
                     }
+                    bits >>= 1;
                 }
+                for (int k = 0; k < width; k++) b[k] = baseTotal[k] + sysTotal[k] - a[k];
                 differences[t] = Math.Abs(metric.Compute(a).Score - metric.Compute(b).Score);
             }
             results.Add(new(score, PValue(differences, Math.Abs(baseScore.Score - score.Score)), null));
