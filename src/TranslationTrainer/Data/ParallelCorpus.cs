@@ -66,6 +66,14 @@ public sealed class ParallelCorpus
         return corpus;
     }
 
+    /// <summary>Fails with both names and both counts when two sides differ in length, or when they are empty.</summary>
+    public static void CheckLineCounts(string sourcePath, string targetPath)
+    {
+        int sourceLines = TextFile.ReadLines(sourcePath).Count(), targetLines = TextFile.ReadLines(targetPath).Count();
+        if (sourceLines != targetLines) throw new UserError($"{sourcePath} has {sourceLines} lines but {targetPath} has {targetLines}");
+        if (sourceLines == 0) throw new UserError($"{sourcePath}: empty corpus");
+    }
+
     private static int Remaining(IEnumerator<string> lines)
     {
         int count = 0;

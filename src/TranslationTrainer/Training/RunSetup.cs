@@ -39,9 +39,11 @@ public static class RunSetup
         }
         else
         {
-            TextFile.RequireFile(config.TrainSrc, "training source file");
-            TextFile.RequireFile(config.TrainTgt, "training target file");
+            // Checked before anything is written, so bad input leaves no half-made run directory behind.
+            ParallelCorpus.CheckLineCounts(config.TrainSrc, config.TrainTgt);
+            if (config.ValidSrc != "") ParallelCorpus.CheckLineCounts(config.ValidSrc, config.ValidTgt);
             if (!Directory.Exists(config.Vocab)) throw new UserError($"--vocab {config.Vocab}: vocabulary directory not found");
+            Text.VocabularyPair.Load(config.Vocab);
             Directory.CreateDirectory(runDir);
             CopyDirectoryAtomically(config.Vocab, Path.Combine(runDir, RunDirectory.Vocab));
         }

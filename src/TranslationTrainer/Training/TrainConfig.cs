@@ -43,6 +43,8 @@ public sealed record TrainConfig
     [Resumable, Description("stop after this many epochs (0 = no limit)")] public int MaxEpochs { get; init; }
     [Resumable, Description("stop after this many minutes of training (0 = no limit)")] public double MaxTime { get; init; }
     [Resumable, Description("validate every N updates (0 = only at the end)")] public int ValidateEvery { get; init; } = 1000;
+    [Resumable, Description("at each validation, greedy-translate the validation set and score BLEU and chrF")] public bool ValidBleu { get; init; } = true;
+    [Resumable, Description("metric that picks checkpoint_best and drives --patience: bleu or loss")] public string BestMetric { get; init; } = "bleu";
     [Resumable, Description("stop after N validations without improvement (0 = never)")] public int Patience { get; init; }
     [Resumable, Description("write checkpoint_last every N updates (0 = at validations only)")] public int SaveEvery { get; init; }
     [Resumable, Description("keep the last N interval checkpoints")] public int KeepLast { get; init; } = 5;
@@ -67,6 +69,8 @@ public sealed record TrainConfig
         Require(UpdateFreq >= 1, "--update-freq must be at least 1");
         Require(MaxUpdates >= 0 && MaxEpochs >= 0 && MaxTime >= 0, "--max-updates, --max-epochs and --max-time must not be negative");
         Require(ValidateEvery >= 0 && SaveEvery >= 0 && KeepLast >= 0 && Patience >= 0, "--validate-every, --save-every, --keep-last and --patience must not be negative");
+        Require(BestMetric is "bleu" or "loss", $"--best-metric must be bleu or loss, got '{BestMetric}'");
+        Require(BestMetric == "loss" || ValidBleu, "--best-metric bleu needs --valid-bleu true");
         Require(LogEvery > 0, "--log-every must be positive");
         Require(Threads >= 0, "--threads must not be negative");
         Require(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'");

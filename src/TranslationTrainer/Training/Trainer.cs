@@ -4,6 +4,8 @@ using Serilog;
 using TorchSharp;
 using TorchSharp.Modules;
 using TranslationTrainer.Data;
+using TranslationTrainer.Decoding;
+using TranslationTrainer.Evaluation;
 using TranslationTrainer.Model;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
@@ -26,6 +28,7 @@ public sealed class Trainer
     private readonly VocabularyPair vocab;
     private readonly ParallelCorpus train;
     private readonly ParallelCorpus? valid;
+    private readonly string[] validSourceLines = [], validReferenceLines = [];
     private readonly Transformer model;
     private readonly OptimizerHelper optimizer;
     private readonly Parameter[] parameters;
@@ -51,6 +54,11 @@ public sealed class Trainer
         {
             valid = ParallelCorpus.Load(config.ValidSrc, config.ValidTgt, vocab.Source.Encode, vocab.Target.Encode, options with { MaxLengthRatio = 0 }, out var validSkipped);
             valid.LogSummary(log, "valid", validSkipped);
+            if (config.ValidBleu)
+            {
+                validSourceLines = TextFile.ReadLines(config.ValidSrc).ToArray();
+                validReferenceLines = TextFile.ReadLines(config.ValidTgt).ToArray();
+            }
         }
 
         manual_seed(config.Seed);
@@ -169,19 +177,40 @@ public sealed class Trainer
             tokens += batch.TargetTokens;
         }
         double loss = lossSum / tokens, perplexity = Math.Exp(loss);
-        bool improved = progress.BestScore is not { } best || loss < best;
+        var record = new JsonObject { ["update"] = progress.Update, ["epoch"] = progress.Epoch, ["valid_loss"] = Math.Round(loss, 5), ["valid_ppl"] = Math.Round(perplexity, 4) };
+        double? bleu = null;
+        if (config.ValidBleu)
+        {
+            var (bleuScore, chrfScore) = TranslateAndScoreValidation();
+            bleu = bleuScore;
+            record["valid_bleu"] = Math.Round(bleuScore, 2);
+            record["valid_chrf"] = Math.Round(chrfScore, 2);
+        }
+        // Scores are kept so that higher is better whatever the metric.
+        double score = config.BestMetric == "bleu" ? bleu!.Value : -loss;
+        bool improved = progress.BestScore is not { } best || score > best;
         progress = progress with
         {
-            BestScore = improved ? loss : progress.BestScore,
+            BestScore = improved ? score : progress.BestScore,
             ValidationsWithoutImprovement = improved ? 0 : progress.ValidationsWithoutImprovement + 1,
         };
         bestImproved = improved;
-        log.Information("Validation at update {Update}: loss {Loss:F3}, perplexity {Perplexity:F2}{Best}", progress.Update, loss, perplexity, improved ? " (best)" : "");
-        metrics.Write(new JsonObject { ["update"] = progress.Update, ["epoch"] = progress.Epoch, ["valid_loss"] = Math.Round(loss, 5), ["valid_ppl"] = Math.Round(perplexity, 4) });
+        log.Information("Validation at update {Update}: loss {Loss:F3}, perplexity {Perplexity:F2}{Bleu}{Best}", progress.Update, loss, perplexity,
+            bleu is null ? "" : $", BLEU {bleu:F2}, chrF {record["valid_chrf"]}", improved ? " (best)" : "");
+        metrics.Write(record);
         return loss;
     }
 
     private bool bestImproved;
+
+    /// <summary>Greedy translations of the validation set, detokenized and scored as `eval` scores them.</summary>
+    private (double Bleu, double Chrf) TranslateAndScoreValidation()
+    {
+        var translator = new Translator(model, vocab, new DecodingOptions { Beam = 1 }, device);
+        var hypotheses = translator.TranslateAll(validSourceLines).Select(r => r.Best).ToList();
+        var report = Evaluator.Score(hypotheses, [validReferenceLines], new EvalOptions { Metrics = ["bleu", "chrf"] });
+        return (report.Results[0].Score.Score, report.Results[1].Score.Score);
+    }
 
     private void Save(LogWindow window, bool intervalCopy)
     {

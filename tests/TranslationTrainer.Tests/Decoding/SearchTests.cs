@@ -4,6 +4,7 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace TranslationTrainer.Tests.Decoding;
 
+[Collection(TorchCollection.Name)]
 public class SearchTests
 {
     private static readonly DecodingOptions Greedy = new() { Beam = 1, MaxLenA = 0, MaxLenB = 12 };

@@ -3,6 +3,7 @@ using static TorchSharp.torch;
 
 namespace TranslationTrainer.Tests.Model;
 
+[Collection(TorchCollection.Name)]
 public class TransformerTests
 {
     [Fact]
