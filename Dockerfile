@@ -1,0 +1,19 @@
+# Multi-stage: the .NET SDK builds and publishes; a slim runtime image with tcmalloc runs the tool.
+# CPU by default; --build-arg TORCH_BACKEND=cuda builds against TorchSharp-cuda-linux instead.
+ARG TORCH_BACKEND=cpu
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0-bookworm-slim AS build
+ARG TORCH_BACKEND
+WORKDIR /src
+COPY . .
+RUN dotnet publish src/TranslationTrainer.Cli -c Release -o /app -p:TorchBackend=${TORCH_BACKEND}
+
+FROM mcr.microsoft.com/dotnet/runtime:10.0-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libtcmalloc-minimal4 libgomp1 \
+ && rm -rf /var/lib/apt/lists/*
+# tcmalloc keeps libtorch's memory flat over long runs (see README, "Memory").
+ENV LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+COPY --from=build /app /app
+WORKDIR /work
+ENTRYPOINT ["/app/translation-trainer"]
