@@ -16,8 +16,16 @@ public static class TextNormalizer
     /// <summary>U+2581 LOWER ONE EIGHTH BLOCK, SentencePiece's visible space.</summary>
     public const char SpaceMarker = '\u2581';
 
+    // Globalization-invariant .NET (no ICU) returns text unchanged from Normalize() instead of failing.
+    private static readonly bool UnicodeNormalizationWorks = "\uFB01".Normalize(NormalizationForm.FormKC) == "fi";
+
     public static string Normalize(string line, Normalization form)
     {
+        if (form != Normalization.None && !UnicodeNormalizationWorks)
+        {
+            throw new UserError($"normalisation {Name(form)} needs ICU, but this process runs in globalization-invariant mode: "
+                + "set InvariantGlobalization to false in TranslationTrainer.Cli.csproj or run with DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=0");
+        }
         string text = form switch
         {
             Normalization.Nfc => line.Normalize(NormalizationForm.FormC),
