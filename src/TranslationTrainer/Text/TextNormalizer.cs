@@ -28,10 +28,15 @@ public static class TextNormalizer
         }
         string text = form switch
         {
+            _ when Ascii.IsValid(line) => line, // ASCII is already in every normal form; skips a call into ICU
             Normalization.Nfc => line.Normalize(NormalizationForm.FormC),
             Normalization.Nfkc => line.Normalize(NormalizationForm.FormKC),
             _ => line,
         };
+        if (!NeedsWhitespaceCleanup(text))
+        {
+            return text;
+        }
         var result = new StringBuilder(text.Length);
         bool pendingSpace = false;
         foreach (char c in text)
@@ -49,6 +54,20 @@ public static class TextNormalizer
             result.Append(c);
         }
         return result.ToString();
+    }
+
+    /// <summary>True unless the only whitespace is single spaces between words (the common case, left as is).</summary>
+    private static bool NeedsWhitespaceCleanup(string text)
+    {
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if ((char.IsWhiteSpace(c) || c == SpaceMarker) && (c != ' ' || i == 0 || i == text.Length - 1 || text[i + 1] == ' '))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>Normalised text → the form BPE sees: a ▁ before every word ("a b" → "▁a▁b"); "" stays "".</summary>
