@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace TranslationTrainer.Evaluation;
 
 /// <summary>BLEU settings, named and defaulted as in sacreBLEU's <c>BLEU(...)</c>.</summary>
@@ -85,6 +87,7 @@ public sealed class Bleu : IMetric
     public int TokenizedPeriodLines(IEnumerable<string> hypotheses) =>
         _options.Force ? 0 : hypotheses.Count(h => h.EndsWith(" .", StringComparison.Ordinal));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // hot loop: skip tier-0 code in a short-lived process
     public double[][] SegmentStatistics(IReadOnlyList<string> hypotheses)
     {
         MetricExtensions.CheckHypotheses(hypotheses, _references.Count);
@@ -174,6 +177,7 @@ public sealed class Bleu : IMetric
         return _tokenizer(PyText.RStrip(sentence));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // hot loop: skip tier-0 code in a short-lived process
     private (Dictionary<UInt128, int>, int[]) ReferenceInfo(IEnumerable<string> references)
     {
         var merged = new Dictionary<UInt128, int>();
