@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace TranslationTrainer.Evaluation;
 
@@ -54,7 +53,7 @@ public sealed class Chrf : IMetric
     {
         MetricExtensions.CheckHypotheses(hypotheses, _references.Count);
         var result = new double[hypotheses.Count][];
-        var used = new Dictionary<Ngram, int>();  // scratch: hypothesis occurrences already matched, per order
+        var used = new CountTable<Ngram>(256);  // scratch: hypothesis occurrences already matched, per order
         for (int s = 0; s < hypotheses.Count; s++)
         {
             var hyp = Sequences(Preprocess(hypotheses[s]));
@@ -73,8 +72,9 @@ public sealed class Chrf : IMetric
                     for (int i = 0; i + n < starts.Length; i++)
                     {
                         var key = new Ngram(text, starts[i], starts[i + n] - starts[i] - (o < _options.CharOrder ? 0 : 1));
-                        if (!refCounts.TryGetValue(key, out var available)) continue;
-                        ref int taken = ref CollectionsMarshal.GetValueRefOrAddDefault(used, key, out _);
+                        int available = refCounts.Get(key);
+                        if (available == 0) continue;
+                        ref int taken = ref used.Slot(key);
                         if (taken < available)  // sum over n-grams of min(hyp count, ref count)
                         {
                             taken++;
@@ -165,23 +165,23 @@ public sealed class Chrf : IMetric
     private ReferenceNgrams Count(string sentence)
     {
         var sequences = Sequences(sentence);
-        var counts = new Dictionary<Ngram, int>[Orders];
+        var counts = new CountTable<Ngram>[Orders];
         var totals = new int[Orders];
         for (int o = 0; o < Orders; o++)
         {
             var (text, starts, n) = sequences[o];
             totals[o] = Math.Max(0, starts.Length - n);
-            var dict = counts[o] = new Dictionary<Ngram, int>(totals[o]);
+            var table = counts[o] = new CountTable<Ngram>(totals[o]);
             for (int i = 0; i + n < starts.Length; i++)
             {
                 var key = new Ngram(text, starts[i], starts[i + n] - starts[i] - (o < _options.CharOrder ? 0 : 1));
-                CollectionsMarshal.GetValueRefOrAddDefault(dict, key, out _)++;
+                table.Slot(key)++;
             }
         }
         return new ReferenceNgrams(counts, totals);
     }
 
-    private sealed record ReferenceNgrams(Dictionary<Ngram, int>[] Counts, int[] Totals);
+    private sealed record ReferenceNgrams(CountTable<Ngram>[] Counts, int[] Totals);
 
     /// <summary>chrF++'s word split: one leading or trailing ASCII punctuation mark becomes its own word (sacreBLEU #124 kept).</summary>
     private static List<string> SplitPunctuation(string sentence)
@@ -232,10 +232,12 @@ public sealed class Chrf : IMetric
     {
         private ReadOnlySpan<char> Span => text.AsSpan(start, length);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool Equals(Ngram other) => Span.SequenceEqual(other.Span);
 
         public override bool Equals(object? obj) => obj is Ngram other && Equals(other);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override int GetHashCode() => string.GetHashCode(Span);
     }
 }
