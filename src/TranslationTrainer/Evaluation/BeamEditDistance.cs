@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace TranslationTrainer.Evaluation;
 
 /// <summary>
@@ -31,6 +33,7 @@ internal sealed class BeamEditDistance
     }
 
     /// <summary>The distance of <paramref name="hyp"/> to the reference and its edit trace.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // hot loop: skip tier-0 code in a short-lived process
     public (long Cost, string Trace) Distance(string[] hyp)
     {
         var rows = new List<Row>(hyp.Length + 1) { _initialRow };

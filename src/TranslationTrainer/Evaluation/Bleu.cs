@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace TranslationTrainer.Evaluation;
 
 /// <summary>BLEU settings, named and defaulted as in sacreBLEU's <c>BLEU(...)</c>.</summary>
@@ -44,7 +46,7 @@ public sealed class Bleu : IMetric
     private readonly Func<string, string> _tokenizer;
     private readonly double? _smoothValue;
     private readonly Dictionary<string, int> _vocabulary = new(StringComparer.Ordinal);
-    private readonly List<(Dictionary<UInt128, int> Ngrams, int[] Lengths)> _references = [];
+    private readonly List<(CountTable<NgramKey> Ngrams, int[] Lengths)> _references = [];
 
     public Bleu(BleuOptions options, IReadOnlyList<IReadOnlyList<string>> references)
     {
@@ -85,11 +87,12 @@ public sealed class Bleu : IMetric
     public int TokenizedPeriodLines(IEnumerable<string> hypotheses) =>
         _options.Force ? 0 : hypotheses.Count(h => h.EndsWith(" .", StringComparison.Ordinal));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // hot loop: skip tier-0 code in a short-lived process
     public double[][] SegmentStatistics(IReadOnlyList<string> hypotheses)
     {
         MetricExtensions.CheckHypotheses(hypotheses, _references.Count);
         var result = new double[hypotheses.Count][];
-        var counts = new Dictionary<UInt128, int>();
+        var counts = new CountTable<NgramKey>(256);
         for (int s = 0; s < hypotheses.Count; s++)
         {
             var tokens = PyText.Split(Preprocess(hypotheses[s]));
@@ -107,13 +110,10 @@ public sealed class Bleu : IMetric
                 stats[2 + Order + n - 1] = Math.Max(0, tokens.Count - n + 1);
                 for (int i = 0; i + n <= ids.Length; i++)
                     if (TryKey(ids, i, n, out var key))
-                        counts[key] = counts.GetValueOrDefault(key) + 1;
+                        counts.Slot(key)++;
             }
-            foreach (var (key, count) in counts)
-            {
-                if (refNgrams.TryGetValue(key, out var refCount))
-                    stats[2 + OrderOf(key) - 1] += Math.Min(count, refCount);
-            }
+            foreach (var (key, count) in counts.Entries())
+                stats[2 + OrderOf(key.Value) - 1] += Math.Min(count, refNgrams.Get(key));
             result[s] = stats;
         }
         return result;
@@ -174,11 +174,12 @@ public sealed class Bleu : IMetric
         return _tokenizer(PyText.RStrip(sentence));
     }
 
-    private (Dictionary<UInt128, int>, int[]) ReferenceInfo(IEnumerable<string> references)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // hot loop: skip tier-0 code in a short-lived process
+    private (CountTable<NgramKey>, int[]) ReferenceInfo(IEnumerable<string> references)
     {
-        var merged = new Dictionary<UInt128, int>();
+        var merged = new CountTable<NgramKey>(64);
         var lengths = new List<int>();
-        var counts = new Dictionary<UInt128, int>();
+        var counts = new CountTable<NgramKey>(64);
         foreach (var reference in references)
         {
             var tokens = PyText.Split(Preprocess(reference));
@@ -188,9 +189,12 @@ public sealed class Bleu : IMetric
             for (int n = 1; n <= Order; n++)
                 for (int i = 0; i + n <= ids.Length; i++)
                     if (TryKey(ids, i, n, out var key))
-                        counts[key] = counts.GetValueOrDefault(key) + 1;
-            foreach (var (key, count) in counts)  // several references: keep the largest count of each n-gram
-                merged[key] = Math.Max(merged.GetValueOrDefault(key), count);
+                        counts.Slot(key)++;
+            foreach (var (key, count) in counts.Entries())  // several references: keep the largest count of each n-gram
+            {
+                ref int slot = ref merged.Slot(key);
+                slot = Math.Max(slot, count);
+            }
         }
         return (merged, [.. lengths]);
     }
@@ -207,15 +211,32 @@ public sealed class Bleu : IMetric
         return id;
     }
 
-    private static bool TryKey(int[] ids, int start, int n, out UInt128 key)
+    private static bool TryKey(int[] ids, int start, int n, out NgramKey key)
     {
-        key = 0;
+        UInt128 packed = 0;
+        key = default;
         for (int k = start; k < start + n; k++)
         {
             if (ids[k] < 0) return false;
-            key = (key << IdBits) | (UInt128)(uint)(ids[k] + 1);
+            packed = (packed << IdBits) | (UInt128)(uint)(ids[k] + 1);
         }
+        key = new NgramKey(packed);
         return true;
+    }
+
+    /// <summary>Token ids packed 21 bits each; the number of non-zero groups is the order.</summary>
+    private readonly record struct NgramKey(UInt128 Value)
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public bool Equals(NgramKey other) => Value == other.Value;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public override int GetHashCode()
+        {
+            ulong lo = (ulong)Value, hi = (ulong)(Value >> 64);
+            ulong h = (lo ^ (hi * 0x9E3779B97F4A7C15UL)) * 0xBF58476D1CE4E5B9UL;
+            return (int)(h >> 32);
+        }
     }
 
     private static int OrderOf(UInt128 key)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace TranslationTrainer.Evaluation;
 
 /// <summary>chrF settings as in sacreBLEU's <c>CHRF(...)</c>; WordOrder 2 gives chrF++.</summary>
@@ -18,7 +20,7 @@ public sealed class Chrf : IMetric
 {
     private const string Punctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
     private readonly ChrfOptions _options;
-    private readonly List<List<Dictionary<Ngram, int>[]>> _references = [];
+    private readonly List<ReferenceNgrams[]> _references = [];
 
     public Chrf(ChrfOptions options, IReadOnlyList<IReadOnlyList<string>> references)
     {
@@ -27,7 +29,7 @@ public sealed class Chrf : IMetric
         _options = options;
         MetricExtensions.CheckStreams(references);
         for (int i = 0; i < references[0].Count; i++)
-            _references.Add([.. references.Select(stream => Ngrams(Preprocess(stream[i])))]);
+            _references.Add([.. references.Select(stream => Count(Preprocess(stream[i])))]);
         Name = $"chrF{options.Beta}" + new string('+', options.WordOrder);
         Signature = new Signature(references.Count, [
             new("case", options.Lowercase ? "lc" : "mixed"),
@@ -46,13 +48,15 @@ public sealed class Chrf : IMetric
 
     private int Orders => _options.CharOrder + _options.WordOrder;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // hot loop: skip tier-0 code in a short-lived process
     public double[][] SegmentStatistics(IReadOnlyList<string> hypotheses)
     {
         MetricExtensions.CheckHypotheses(hypotheses, _references.Count);
         var result = new double[hypotheses.Count][];
+        var used = new CountTable<Ngram>(256);  // scratch: hypothesis occurrences already matched, per order
         for (int s = 0; s < hypotheses.Count; s++)
         {
-            var hyp = Ngrams(Preprocess(hypotheses[s]));
+            var hyp = Sequences(Preprocess(hypotheses[s]));
             double[]? best = null;
             double bestF = -1.0;
             foreach (var reference in _references[s])
@@ -60,16 +64,25 @@ public sealed class Chrf : IMetric
                 var stats = new double[3 * Orders];
                 for (int o = 0; o < Orders; o++)
                 {
-                    var (h, r) = (hyp[o], reference[o]);
-                    double hypCount = 0, match = 0, refCount = 0;
-                    foreach (var (ngram, count) in h)
+                    var (text, starts, n) = hyp[o];
+                    var refCounts = reference.Counts[o];
+                    int hypCount = Math.Max(0, starts.Length - n);
+                    int match = 0;
+                    used.Clear();
+                    for (int i = 0; i + n < starts.Length; i++)
                     {
-                        hypCount += count;
-                        if (r.TryGetValue(ngram, out var rc)) match += Math.Min(count, rc);
+                        var key = new Ngram(text, starts[i], starts[i + n] - starts[i] - (o < _options.CharOrder ? 0 : 1));
+                        int available = refCounts.Get(key);
+                        if (available == 0) continue;
+                        ref int taken = ref used.Slot(key);
+                        if (taken < available)  // sum over n-grams of min(hyp count, ref count)
+                        {
+                            taken++;
+                            match++;
+                        }
                     }
-                    foreach (var count in r.Values) refCount += count;
-                    stats[3 * o] = r.Count > 0 ? hypCount : 0;  // sacreBLEU: no hypothesis count without reference n-grams
-                    stats[3 * o + 1] = refCount;
+                    stats[3 * o] = refCounts.Count > 0 ? hypCount : 0;  // sacreBLEU: no hypothesis count without reference n-grams
+                    stats[3 * o + 1] = reference.Totals[o];
                     stats[3 * o + 2] = match;
                 }
                 var f = FScore(stats);
@@ -120,38 +133,55 @@ public sealed class Chrf : IMetric
 
     private string Preprocess(string sentence) => _options.Lowercase ? PyText.Lower(sentence) : sentence;
 
-    /// <summary>Counts of character n-grams (orders 1..CharOrder) then word n-grams (1..WordOrder).</summary>
-    private Dictionary<Ngram, int>[] Ngrams(string sentence)
+    /// <summary>
+    /// Per order, the text and the offsets where its units start (code points without whitespace for
+    /// character orders; words joined by single spaces, offsets one past each space, for word orders),
+    /// so that the n-gram at i spans starts[i]..starts[i+n] (less the trailing space for words).
+    /// </summary>
+    private (string Text, int[] Starts, int N)[] Sequences(string sentence)
     {
-        var all = new Dictionary<Ngram, int>[Orders];
+        var all = new (string, int[], int)[Orders];
         var chars = _options.Whitespace ? sentence : PyText.RemoveSpaces(sentence);
         var starts = CodePointStarts(chars);
-        int length = starts.Length - 1;
-        for (int n = 1; n <= _options.CharOrder; n++)
-        {
-            var counts = all[n - 1] = new Dictionary<Ngram, int>(Math.Max(0, length - n + 1));
-            for (int i = 0; i + n <= length; i++)
-            {
-                var key = new Ngram(chars, starts[i], starts[i + n] - starts[i]);
-                counts[key] = counts.GetValueOrDefault(key) + 1;
-            }
-        }
+        for (int n = 1; n <= _options.CharOrder; n++) all[n - 1] = (chars, starts, n);
         if (_options.WordOrder > 0)
         {
             var words = SplitPunctuation(sentence);
-            for (int n = 1; n <= _options.WordOrder; n++)
+            var joined = string.Join(' ', words) + " ";
+            var wordStarts = new int[words.Count + 1];
+            for (int w = 0, offset = 0; w < words.Count; w++)
             {
-                var counts = all[_options.CharOrder + n - 1] = new Dictionary<Ngram, int>();
-                for (int i = 0; i + n <= words.Count; i++)
-                {
-                    var joined = string.Join(' ', words.Skip(i).Take(n));
-                    var key = new Ngram(joined, 0, joined.Length);
-                    counts[key] = counts.GetValueOrDefault(key) + 1;
-                }
+                wordStarts[w] = offset;
+                offset += words[w].Length + 1;
+                wordStarts[w + 1] = offset;
             }
+            for (int n = 1; n <= _options.WordOrder; n++) all[_options.CharOrder + n - 1] = (joined, wordStarts, n);
         }
         return all;
     }
+
+    /// <summary>Counts of every order's n-grams of a reference, and their totals.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // hot loop: skip tier-0 code in a short-lived process
+    private ReferenceNgrams Count(string sentence)
+    {
+        var sequences = Sequences(sentence);
+        var counts = new CountTable<Ngram>[Orders];
+        var totals = new int[Orders];
+        for (int o = 0; o < Orders; o++)
+        {
+            var (text, starts, n) = sequences[o];
+            totals[o] = Math.Max(0, starts.Length - n);
+            var table = counts[o] = new CountTable<Ngram>(totals[o]);
+            for (int i = 0; i + n < starts.Length; i++)
+            {
+                var key = new Ngram(text, starts[i], starts[i + n] - starts[i] - (o < _options.CharOrder ? 0 : 1));
+                table.Slot(key)++;
+            }
+        }
+        return new ReferenceNgrams(counts, totals);
+    }
+
+    private sealed record ReferenceNgrams(CountTable<Ngram>[] Counts, int[] Totals);
 
     /// <summary>chrF++'s word split: one leading or trailing ASCII punctuation mark becomes its own word (sacreBLEU #124 kept).</summary>
     private static List<string> SplitPunctuation(string sentence)
@@ -184,6 +214,7 @@ public sealed class Chrf : IMetric
     }
 
     /// <summary>UTF-16 offsets of each code point plus the end, since Python counts n-grams in code points.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // hot loop: skip tier-0 code in a short-lived process
     private static int[] CodePointStarts(string s)
     {
         var starts = new List<int>(s.Length + 1);
@@ -201,10 +232,12 @@ public sealed class Chrf : IMetric
     {
         private ReadOnlySpan<char> Span => text.AsSpan(start, length);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool Equals(Ngram other) => Span.SequenceEqual(other.Span);
 
         public override bool Equals(object? obj) => obj is Ngram other && Equals(other);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override int GetHashCode() => string.GetHashCode(Span);
     }
 }

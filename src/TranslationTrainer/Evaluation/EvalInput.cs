@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace TranslationTrainer.Evaluation;
@@ -33,6 +34,7 @@ public static class EvalInput
         return SplitLines(text);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // hot loop: skip tier-0 code in a short-lived process
     public static IReadOnlyList<string> Decode(byte[] bytes, string name)
     {
         int offset = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace TranslationTrainer.Evaluation;
 
 /// <summary>A bootstrap estimate: mean of the resampled scores and half the width of their central 95%.</summary>
@@ -35,6 +37,7 @@ public static class Significance
     }
 
     /// <summary>Scores of the bootstrap resamples of one system.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // hot loop: skip tier-0 code in a short-lived process
     public static double[] ResampledScores(IMetric metric, double[][] stats, int[][] indices)
     {
         int width = stats.Length == 0 ? 0 : stats[0].Length;
@@ -93,6 +96,7 @@ public static class Significance
     /// Paired approximate randomization: each trial swaps each segment's baseline/system statistics with
     /// probability 1/2; p = (1 + #{trials with |a - b| above the real difference}) / (1 + trials).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // hot loop: skip tier-0 code in a short-lived process
     public static IReadOnlyList<PairedResult> PairedRandomization(IMetric metric, double[][] baseline, IReadOnlyList<double[][]> systems,
         int trials = DefaultRandomizationTrials, int seed = DefaultSeed)
     {

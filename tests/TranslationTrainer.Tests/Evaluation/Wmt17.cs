@@ -22,4 +22,15 @@ internal static class Wmt17
     public static IReadOnlyList<string> System(string name) => Lines($"{name}.hyp.de");
 
     public static IReadOnlyList<IReadOnlyList<string>> References => [Lines("newstest2017.ref.de")];
+
+    // Metrics with their references prepared once for all the tests that share them.
+    private static readonly Lazy<Bleu> Bleu13aLazy = new(() => new Bleu(new BleuOptions(), References));
+    private static readonly Lazy<Bleu> BleuNoneLazy = new(() => new Bleu(new BleuOptions(Tokenize: "none"), References));
+    private static readonly Lazy<Ter> TerLazy = new(() => new Ter(References));
+
+    public static Bleu Bleu13a => Bleu13aLazy.Value;
+
+    public static Bleu BleuNone => BleuNoneLazy.Value;
+
+    public static Ter Ter => TerLazy.Value;
 }
