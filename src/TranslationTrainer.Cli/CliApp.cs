@@ -18,6 +18,39 @@ public static class CliApp
         };
         // Signals are handled by the commands that have work to save (train), not by a forced exit.
         var config = new InvocationConfiguration { Output = context.Out, Error = context.Error, ProcessTerminationTimeout = null };
-        return root.Parse(args).Invoke(config);
+        if (args.Length == 0) args = ["--help"];
+        var parse = root.Parse(args);
+        if (parse.Errors.Count == 0) return parse.Invoke(config);
+        // One line, like every other user error, instead of the error followed by the whole help text.
+        var command = parse.CommandResult.Command;
+        var name = command == root ? "translation-trainer" : $"translation-trainer {command.Name}";
+        var unknown = parse.UnmatchedTokens.FirstOrDefault();
+        var candidates = command.Options.Select(o => o.Name).Concat(command.Subcommands.Select(c => c.Name));
+        var suggestion = unknown is null ? null : Closest(unknown, candidates);
+        context.Error.WriteLine(suggestion is null
+            ? $"error: {parse.Errors[0].Message} (see {name} --help)"
+            : $"error: unknown option or command '{unknown}'; did you mean {suggestion}? (see {name} --help)");
+        return 1;
+    }
+
+    /// <summary>The candidate nearest to a mistyped word by edit distance, if it is plausibly a typo.</summary>
+    private static string? Closest(string word, IEnumerable<string> candidates) =>
+        candidates.Select(c => (Name: c, Distance: EditDistance(word, c)))
+            .Where(c => c.Distance <= Math.Max(2, c.Name.Length / 3))
+            .OrderBy(c => c.Distance).ThenBy(c => c.Name, StringComparer.Ordinal)
+            .Select(c => c.Name).FirstOrDefault();
+
+    private static int EditDistance(string a, string b)
+    {
+        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            var current = new int[b.Length + 1];
+            current[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            previous = current;
+        }
+        return previous[b.Length];
     }
 }
