@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using TorchSharp;
+using TranslationTrainer.Model;
+using static TorchSharp.torch;
+using Transformer = TranslationTrainer.Model.Transformer;
+
+namespace TranslationTrainer.Training;
+
+/// <summary>Shapes of a synthetic benchmark: the same as shared/bench/pytorch_reference.py's defaults.</summary>
+public sealed record BenchmarkShape(int Vocab = 8000, int Batch = 64, int SourceLength = 30, int TargetLength = 30, int Steps = 20, int Warmup = 3);
+
+public sealed record TrainBenchmarkResult(long Parameters, double StepSeconds, double TargetTokensPerSecond, double ModelGflops, double MatmulPeakGflops)
+{
+    public double Mfu => ModelGflops / MatmulPeakGflops;
+}
+
+/// <summary>
+/// Times full training updates (forward, label-smoothed loss, backward, clipping, Adam) on random tokens,
+/// exactly what the PyTorch reference times, plus the float32 matmul peak that model FLOP utilisation
+/// is measured against.
+/// </summary>
+public static class TrainBenchmark
+{
+    public static TrainBenchmarkResult Run(ModelConfig modelConfig, BenchmarkShape shape, Device device)
+    {
+        manual_seed(0);
+        using var model = new Transformer(modelConfig, shape.Vocab, shape.Vocab);
+        model.to(device);
+        model.train();
+        var parameters = model.parameters().ToArray();
+        using var optimizer = optim.Adam(parameters, 5e-4, 0.9, 0.98, 1e-9);
+        using var source = randint(4, shape.Vocab, [shape.Batch, shape.SourceLength], device: device);
+        using var target = randint(4, shape.Vocab, [shape.Batch, shape.TargetLength + 1], device: device);
+        using var targetInput = target[.., ..^1];
+        using var targetOutput = target[.., 1..];
+
+        void Step()
+        {
+            using var scope = NewDisposeScope();
+            optimizer.zero_grad();
+            var loss = Loss.SummedCrossEntropy(model.forward(source, targetInput), targetOutput, 0.1, Transformer.PadId) / (shape.Batch * shape.TargetLength);
+            loss.backward();
+            nn.utils.clip_grad_norm_(parameters, 1.0);
+            optimizer.step();
+        }
+
+        for (int i = 0; i < shape.Warmup; i++) Step();
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < shape.Steps; i++) Step();
+        double stepSeconds = clock.Elapsed.TotalSeconds / shape.Steps;
+        long parameterCount = parameters.Sum(p => p.numel());
+        double tokensPerSecond = shape.Batch * shape.TargetLength / stepSeconds;
+        // ~6 FLOPs per parameter per target token (source as long as target), as the reference counts.
+        double gflops = 6.0 * parameterCount * tokensPerSecond / 1e9;
+        return new TrainBenchmarkResult(parameterCount, stepSeconds, tokensPerSecond, gflops, MatmulPeakGflops(device));
+    }
+
+    /// <summary>The best float32 matrix-multiply rate libtorch reaches here (n = 1024 and 2048).</summary>
+    public static double MatmulPeakGflops(Device device)
+    {
+        double peak = 0;
+        foreach (int n in new[] { 1024, 2048 })
+        {
+            using var scope = NewDisposeScope();
+            var x = randn(n, n, device: device);
+            var y = randn(n, n, device: device);
+            for (int i = 0; i < 2; i++) x.matmul(y);
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < 5; i++) x.matmul(y).cpu();
+            peak = Math.Max(peak, 2.0 * n * n * n * 5 / clock.Elapsed.TotalSeconds / 1e9);
+        }
+        return peak;
+    }
+}
