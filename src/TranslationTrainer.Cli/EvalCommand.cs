@@ -34,12 +34,16 @@ public static class EvalCommand
         var pairedAr = new Option<bool>("--paired-ar") { Description = "Paired approximate randomization test of each system against the first." };
         var pairedArN = new Option<int>("--paired-ar-n") { Description = "Trials for --paired-ar.", DefaultValueFactory = _ => Significance.DefaultRandomizationTrials };
         var seed = new Option<int>("--seed") { Description = "Seed of the resampling.", DefaultValueFactory = _ => Significance.DefaultSeed };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Translate --src with this checkpoint (or run directory) and score the detokenized output instead of --hyp." };
+        var source = new Option<string?>("--src") { Description = "Source file to translate with --checkpoint." };
+        var decoding = new TranslateCommand.DecodingOptionSet();
 
         var command = new Command("eval", "Score translations with sacreBLEU's BLEU, chrF and TER.")
         {
             hyp, refs, metrics, tokenize, lowercase, smoothMethod, smoothValue, force, chrfWordOrder, chrfEps,
-            format, width, sentenceLevel, confidence, confidenceN, pairedBs, pairedBsN, pairedAr, pairedArN, seed,
+            format, width, sentenceLevel, confidence, confidenceN, pairedBs, pairedBsN, pairedAr, pairedArN, seed, checkpoint, source,
         };
+        decoding.AddTo(command);
         command.SetAction(parse => context.Guard(() =>
         {
             var metricNames = parse.GetValue(metrics)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -58,6 +62,17 @@ public static class EvalCommand
                 parse.GetValue(hyp) ?? [], parse.GetValue(refs)!, options, parse.GetValue(format)!, parse.GetValue(width),
                 parse.GetValue(sentenceLevel), parse.GetValue(pairedBs), parse.GetValue(pairedAr),
                 parse.GetValue(pairedBs) ? parse.GetValue(pairedBsN) : parse.GetValue(pairedArN));
+            if (parse.GetValue(checkpoint) is { } checkpointPath)
+            {
+                // Translate-and-score: the output is detokenized text, scored exactly like a --hyp file.
+                var sourcePath = parse.GetValue(source) ?? throw new UserError("--checkpoint needs --src, the source file to translate");
+                if (request.Hyps.Length > 0) throw new UserError("--checkpoint replaces --hyp; give one or the other");
+                var sourceLines = EvalInput.ReadFile(sourcePath);
+                var translator = decoding.CreateTranslator(parse, checkpointPath, decoding.Read(parse), context.Error);
+                var hypotheses = translator.TranslateAll(sourceLines).Select(r => r.Best).ToList();
+                return Run(request with { Translated = (checkpointPath, hypotheses) }, context);
+            }
+            if (parse.GetValue(source) is not null) throw new UserError("--src is only used with --checkpoint");
             return Run(request, context);
         }));
         return command;
@@ -65,7 +80,11 @@ public static class EvalCommand
 
     private sealed record Request(
         string[] Hyps, string[] Refs, EvalOptions Options, string Format, int Width,
-        bool SentenceLevel, bool PairedBs, bool PairedAr, int PairedSamples);
+        bool SentenceLevel, bool PairedBs, bool PairedAr, int PairedSamples)
+    {
+        /// <summary>With --checkpoint: the translated source, which stands in for --hyp.</summary>
+        public (string Name, IReadOnlyList<string> Lines)? Translated { get; init; }
+    }
 
     private static int Run(Request r, CliContext context)
     {
@@ -134,6 +153,7 @@ public static class EvalCommand
 
     private static List<(string Name, IReadOnlyList<string> Lines)> ReadSystems(Request r, CliContext context)
     {
+        if (r.Translated is { } translated) return [translated];
         if (r.Hyps.Length == 0 || (r.Hyps.Length == 1 && r.Hyps[0] == "-"))
             return [("stdin", EvalInput.ReadText(context.In.ReadToEnd(), "stdin"))];
         var systems = new List<(string Name, IReadOnlyList<string> Lines)>();

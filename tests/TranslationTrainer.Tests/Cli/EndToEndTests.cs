@@ -43,5 +43,11 @@ public class EndToEndTests
         Assert.True(scored.ExitCode == 0, scored.Error);
         Assert.Contains("BLEU|nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp", scored.Out);
         Assert.Contains("chrF2|nrefs:1", scored.Out);
+
+        // Translating and scoring in one go gives the same figures as translate followed by eval.
+        var oneGo = CliRunner.Run("eval", "--checkpoint", run, "--src", Path.Combine(data, "valid.es"), "--ref", Path.Combine(data, "valid.en"),
+            "--metrics", "bleu,chrf", "--beam", "2", "--threads", "1");
+        Assert.True(oneGo.ExitCode == 0, oneGo.Error);
+        Assert.Equal(scored.Out, oneGo.Out);
     }
 }
