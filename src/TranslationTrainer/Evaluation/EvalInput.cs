@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Text;
 
 namespace TranslationTrainer.Evaluation;
 
@@ -10,22 +8,6 @@ namespace TranslationTrainer.Evaluation;
 /// </summary>
 public static class EvalInput
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
-    public static IReadOnlyList<string> ReadFile(string path)
-    {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UserError($"{path}: cannot read ({e.Message})", e);
-        }
-        return Decode(bytes, path);
-    }
-
     /// <summary>Lines of text already decoded (standard input); <paramref name="name"/> labels errors.</summary>
     public static IReadOnlyList<string> ReadText(string text, string name)
     {
@@ -34,29 +16,15 @@ public static class EvalInput
         return SplitLines(text);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]  // hot loop: skip tier-0 code in a short-lived process
-    public static IReadOnlyList<string> Decode(byte[] bytes, string name)
+    public static IReadOnlyList<string> ReadFile(string path) => NonEmpty(TextFile.ReadLines(path), path);
+
+    public static IReadOnlyList<string> Decode(byte[] bytes, string name) => NonEmpty(TextFile.ReadLines(new MemoryStream(bytes), name), name);
+
+    private static List<string> NonEmpty(IEnumerable<string> lines, string name)
     {
-        int offset = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
-        if (bytes.Length == offset) throw new UserError($"{name}: file is empty");
-        var lines = new List<string>();
-        int lineNumber = 0;
-        while (offset < bytes.Length)
-        {
-            int end = Array.IndexOf(bytes, (byte)'\n', offset);
-            if (end < 0) end = bytes.Length;
-            lineNumber++;
-            try
-            {
-                lines.Add(PyText.RStrip(StrictUtf8.GetString(bytes, offset, end - offset)));
-            }
-            catch (DecoderFallbackException)
-            {
-                throw new UserError($"{name}: line {lineNumber}: invalid UTF-8");
-            }
-            offset = end + 1;
-        }
-        return lines;
+        var stripped = lines.Select(PyText.RStrip).ToList();
+        if (stripped.Count == 0) throw new UserError($"{name}: file is empty");
+        return stripped;
     }
 
     private static List<string> SplitLines(string text)

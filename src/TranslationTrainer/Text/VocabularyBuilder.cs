@@ -28,7 +28,7 @@ public static class VocabularyBuilder
         var training = request.SourceFiles.Select(f => Describe(joint ? "joint" : "source", f))
             .Concat((request.TargetFiles ?? []).Select(f => Describe("target", f))).ToList();
 
-        BpeModel Learn(IEnumerable<string> files) => BpeLearner.Learn(files.SelectMany(Utf8Lines.Read), request.Options);
+        BpeModel Learn(IEnumerable<string> files) => BpeLearner.Learn(files.SelectMany(TextFile.ReadLines), request.Options);
         var models = joint
             ? new[] { ("", Learn(request.SourceFiles)) }
             : new[] { (VocabularyPair.SourceDirectory, Learn(request.SourceFiles)), (VocabularyPair.TargetDirectory, Learn(request.TargetFiles!)) };

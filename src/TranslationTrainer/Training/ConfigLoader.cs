@@ -80,7 +80,7 @@ public static class ConfigLoader
 
     public static JsonObject ReadObject(string path)
     {
-        Data.TextFile.RequireFile(path, "config file");
+        TextFile.RequireFile(path, "config file");
         try
         {
             return JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject

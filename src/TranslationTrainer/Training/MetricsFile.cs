@@ -16,7 +16,7 @@ public sealed class MetricsFile : IDisposable
         var kept = File.Exists(path)
             ? File.ReadAllLines(path).Where(line => UpdateOf(line) is { } u && u <= keepThroughUpdate).ToList()
             : [];
-        Data.TextFile.WriteLinesAtomically(path, kept);
+        TextFile.WriteLinesAtomically(path, kept);
         writer = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { NewLine = "\n" };
     }
 

@@ -132,7 +132,7 @@ public sealed class EvalCommandTests : IDisposable
         var reference = File("r.txt", "ok", "ok");
         var (code, _, error) = Run("", "eval", "--hyp", hyp, "--ref", reference);
         Assert.Equal(1, code);
-        Assert.Equal($"error: {hyp}: line 2: invalid UTF-8\n", error);
+        Assert.Equal($"error: {hyp}:2: invalid UTF-8\n", error);
     }
 
     [Fact]

@@ -27,7 +27,7 @@ public class EvalInputTests
     {
         var bytes = Encoding.UTF8.GetBytes("ok\nalso ok\n").Concat(new byte[] { 0x61, 0xC3, 0x28, 0x0A }).ToArray();
         var error = Assert.Throws<UserError>(() => EvalInput.Decode(bytes, "hyp.txt"));
-        Assert.Equal("hyp.txt: line 3: invalid UTF-8", error.Message);
+        Assert.Equal("hyp.txt:3: invalid UTF-8", error.Message);
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public class BadInputTests
 
         var error = Fails(dir, new VocabularyRequest([input], null, output, new VocabularyOptions(VocabSize: 300)));
 
-        Assert.Equal($"{input}:3: not valid UTF-8", error.Message);
+        Assert.Equal($"{input}:3: invalid UTF-8", error.Message);
     }
 
     [Fact]

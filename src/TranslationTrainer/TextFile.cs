@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace TranslationTrainer.Data;
+namespace TranslationTrainer;
 
 /// <summary>
 /// Reads text files line by line the one way the whole project does: UTF-8 (a BOM is stripped),
@@ -55,7 +55,8 @@ public static class TextFile
             }
             line.Write(buffer, start, read - start);
         }
-        if (line.Length > 0) yield return Decode(line, ++lineNumber, name, ref first);
+        bool onlyBom = lineNumber == 0 && line.GetBuffer().AsSpan(0, (int)line.Length).SequenceEqual("\uFEFF"u8);
+        if (line.Length > 0 && !onlyBom) yield return Decode(line, ++lineNumber, name, ref first);
     }
 
     private static string Decode(MemoryStream line, int lineNumber, string name, ref bool first)
