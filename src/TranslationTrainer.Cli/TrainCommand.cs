@@ -22,7 +22,8 @@ public static class TrainCommand
             var dir = parse.GetValue(runDir)!;
             var requested = RunSetup.LoadConfig(parse.GetValue(config), overrides, dir);
             using var consoleLog = RunLog.Create(null);
-            var (trainConfig, resume) = RunSetup.Prepare(requested, dir, parse.GetValue(force), consoleLog);
+            var (trainConfig, resume, runLock) = RunSetup.Prepare(requested, dir, parse.GetValue(force), consoleLog);
+            using var heldLock = runLock;
             using var log = RunLog.Create(Path.Combine(dir, RunDirectory.Log));
             using var signals = new SignalCancellation();
             var token = cancellation ?? signals.Token;

@@ -22,7 +22,8 @@ public static class RunSetup
         return ConfigLoader.Load(configPath, overrides);
     }
 
-    public static (TrainConfig Config, bool Resume) Prepare(TrainConfig config, string runDir, bool force, ILogger log)
+    /// <summary>Checks inputs, then locks the run directory and writes config.json (and vocab/ for a new run).</summary>
+    public static (TrainConfig Config, bool Resume, RunLock Lock) Prepare(TrainConfig config, string runDir, bool force, ILogger log)
     {
         if (File.Exists(runDir)) throw new UserError($"--run-dir {runDir}: is a file, expected a directory");
         var configPath = Path.Combine(runDir, RunDirectory.Config);
@@ -45,14 +46,25 @@ public static class RunSetup
             if (!Directory.Exists(config.Vocab)) throw new UserError($"--vocab {config.Vocab}: vocabulary directory not found");
             Text.VocabularyPair.Load(config.Vocab);
             Directory.CreateDirectory(runDir);
-            CopyDirectoryAtomically(config.Vocab, Path.Combine(runDir, RunDirectory.Vocab));
         }
-        AtomicFile.Write(configPath, stream =>
+        var runLock = RunLock.Acquire(runDir);
+        try
         {
-            using var writer = new StreamWriter(stream, leaveOpen: true);
-            writer.Write(ConfigLoader.Serialize(config));
-        });
-        return (config, resume);
+            // A kill during a save leaves a temporary file behind; it is never read, so it is removed here.
+            foreach (var leftover in Directory.GetFiles(runDir, ".*.tmp")) File.Delete(leftover);
+            if (!resume) CopyDirectoryAtomically(config.Vocab, Path.Combine(runDir, RunDirectory.Vocab));
+            AtomicFile.Write(configPath, stream =>
+            {
+                using var writer = new StreamWriter(stream, leaveOpen: true);
+                writer.Write(ConfigLoader.Serialize(config));
+            });
+        }
+        catch
+        {
+            runLock.Dispose();
+            throw;
+        }
+        return (config, resume, runLock);
     }
 
     /// <summary>Copies a directory tree under a temporary name, then renames it into place.</summary>

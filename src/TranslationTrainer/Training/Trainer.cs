@@ -271,12 +271,14 @@ public sealed class Trainer
         if (config.MaxUpdates > 0) eta.Add((config.MaxUpdates - progress.Update) * secondsPerUpdate);
         if (config.MaxTime > 0) eta.Add(config.MaxTime * 60 - elapsed);
         string etaText = eta.Count == 0 ? "?" : TimeSpan.FromSeconds(Math.Max(0, eta.Min())).ToString(@"hh\:mm\:ss");
-        log.Information("update {Update} | epoch {Epoch} | loss {Loss:F3} | lr {Lr:E2} | {TokensPerSecond:F0} tgt tok/s | elapsed {Elapsed} | ETA {Eta}",
-            progress.Update, progress.Epoch, loss, lr, tokensPerSecond, TimeSpan.FromSeconds(elapsed).ToString(@"hh\:mm\:ss"), etaText);
+        // Resident memory is logged so that a long run shows whether it stays flat (it does with tcmalloc).
+        double rssMb = Environment.WorkingSet / 1048576.0;
+        log.Information("update {Update} | epoch {Epoch} | loss {Loss:F3} | lr {Lr:E2} | {TokensPerSecond:F0} tgt tok/s | RSS {Rss:F0} MB | elapsed {Elapsed} | ETA {Eta}",
+            progress.Update, progress.Epoch, loss, lr, tokensPerSecond, rssMb, TimeSpan.FromSeconds(elapsed).ToString(@"hh\:mm\:ss"), etaText);
         metrics.Write(new JsonObject
         {
             ["update"] = progress.Update, ["epoch"] = progress.Epoch, ["loss"] = Math.Round(loss, 5), ["lr"] = lr,
-            ["tgt_tok_per_s"] = Math.Round(tokensPerSecond, 1), ["elapsed_s"] = Math.Round(elapsed, 2),
+            ["tgt_tok_per_s"] = Math.Round(tokensPerSecond, 1), ["elapsed_s"] = Math.Round(elapsed, 2), ["rss_mb"] = Math.Round(rssMb, 1),
         });
         return new LogWindow(0, 0, elapsed);
     }

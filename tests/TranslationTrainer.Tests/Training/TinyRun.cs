@@ -37,8 +37,8 @@ internal static class TinyRun
 
     public static TrainResult Train(TrainConfig config, string runDir, CancellationToken cancel = default)
     {
-        var (prepared, resume) = RunSetup.Prepare(config, runDir, force: false, Logger.None);
-        return Trainer.Run(prepared, runDir, resume, Logger.None, cancel);
+        var (prepared, resume, runLock) = RunSetup.Prepare(config, runDir, force: false, Logger.None);
+        using (runLock) return Trainer.Run(prepared, runDir, resume, Logger.None, cancel);
     }
 
     private static string Create()
