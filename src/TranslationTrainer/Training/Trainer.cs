@@ -89,6 +89,12 @@ public sealed class Trainer
         double Elapsed() => startElapsed + clock.Elapsed.TotalSeconds;
         var window = new LogWindow(progress.LossSinceLog, progress.UpdatesSinceLog, Elapsed());
         double? validLoss = null;
+        // A resumed run may already be done (e.g. killed after its last save): it does no further update.
+        if (StopReason(Elapsed(), epochDone: progress.NextBatch == 0 && progress.Update > 0) is { } alreadyDone)
+        {
+            log.Information("Nothing to do at update {Update}: {Reason}", progress.Update, alreadyDone);
+            return new TrainResult(progress.Update, progress.Epoch, alreadyDone, false, validLoss);
+        }
 
         while (true)
         {

@@ -24,15 +24,21 @@ public class KillTests
         var configFile = Path.Combine(TinyRun.Directory, $"kill-{Guid.NewGuid():N}.json");
         File.WriteAllText(configFile, ConfigLoader.Serialize(config));
         var random = new Random(20261125);
+        int kills = 0;
         for (int i = 0; i < iterations; i++)
         {
             using var child = StartTraining(configFile, killed);
             Thread.Sleep(random.Next(300, 2500));
-            if (!child.HasExited) child.Kill(entireProcessTree: true);
+            if (!child.HasExited)
+            {
+                child.Kill(entireProcessTree: true);
+                kills++;
+            }
             child.WaitForExit();
             var last = Path.Combine(killed, RunDirectory.LastCheckpoint);
             if (File.Exists(last)) Checkpoint.LoadModel(last, CPU).Model.Dispose();
         }
+        Assert.True(kills > 0, "every child finished before it could be killed");
         var finished = TinyRun.Train(config, killed);
 
         Assert.Equal(40, finished.Updates);

@@ -29,6 +29,17 @@ public class TrainerTests
     }
 
     [Fact]
+    public void AFinishedRunTrainedAgainDoesNoFurtherUpdate()
+    {
+        string runDir = TinyRun.NewRunDirectory();
+        TinyRun.Train(TinyRun.Config() with { MaxUpdates = 3 }, runDir);
+        var before = File.ReadAllBytes(Path.Combine(runDir, RunDirectory.LastCheckpoint));
+        var again = TinyRun.Train(TinyRun.Config() with { MaxUpdates = 3 }, runDir);
+        Assert.Equal(3, again.Updates);
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(runDir, RunDirectory.LastCheckpoint)));
+    }
+
+    [Fact]
     public void CancellationSavesCheckpointLastAndTheRunContinues()
     {
         string runDir = TinyRun.NewRunDirectory();
