@@ -9,6 +9,7 @@ public static class RunDirectory
     public const string BestCheckpoint = "checkpoint_best.pt";
     public const string Metrics = "metrics.jsonl";
     public const string Log = "train.log";
+    public const string TensorBoard = "tensorboard";
     /// <summary>What `average --run-dir` writes unless told otherwise.</summary>
     public const string AveragedCheckpoint = "checkpoint_avg.pt";
 
