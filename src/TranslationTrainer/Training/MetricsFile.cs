@@ -54,8 +54,9 @@ public sealed class MetricsFile : IDisposable
         }
     }
 
+    /// <summary>The records of a metrics file; a line cut short by a kill is skipped, as resuming drops it.</summary>
     public static List<JsonObject> Read(string path) =>
-        File.ReadAllLines(path).Select(line => JsonNode.Parse(line) as JsonObject).OfType<JsonObject>().ToList();
+        TextFile.ReadLines(path).Where(line => UpdateOf(line) is not null).Select(line => (JsonObject)JsonNode.Parse(line)!).ToList();
 
     public void Dispose() => writer.Dispose();
 }

@@ -130,4 +130,25 @@ public class BadInputTests
     [Fact]
     public void AverageNeedsARunDirectoryOrCheckpoints() =>
         AssertOneLineError(CliRunner.Run("average", "--output", Data("never-averaged.pt")), "give either --run-dir or --checkpoints", Data("never-averaged.pt"));
+
+    [Fact]
+    public void PlotARunWithoutMetrics()
+    {
+        var run = Directory.CreateTempSubdirectory("tt-no-metrics").FullName;
+        AssertOneLineError(CliRunner.Run("plot", "--run-dir", run), $"{Path.Combine(run, "metrics.jsonl")}: metrics file not found", Path.Combine(run, "metrics.png"));
+    }
+
+    [Fact]
+    public void PlotAMissingRunDirectory()
+    {
+        var run = Data("no-such-run");
+        AssertOneLineError(CliRunner.Run("plot", "--run-dir", run), $"{run}: run directory not found", run);
+    }
+
+    [Fact]
+    public void PlotIntoAMissingDirectory()
+    {
+        var output = Data(Path.Combine("no-such-dir", "curves.png"));
+        AssertOneLineError(CliRunner.Run("plot", "--run-dir", TinyRun.TrainedRunDirectory, "--output", output), "directory", output);
+    }
 }
