@@ -15,6 +15,8 @@ public static class CliApp
             TrainCommand.Create(context),
             TranslateCommand.Create(context),
             EvalCommand.Create(context),
+            AverageCommand.Create(context),
+            PlotCommand.Create(context),
             BenchmarkCommand.Create(context),
         };
         // Signals are handled by the commands that have work to save (train), not by a forced exit.

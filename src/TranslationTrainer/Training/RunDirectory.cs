@@ -9,6 +9,11 @@ public static class RunDirectory
     public const string BestCheckpoint = "checkpoint_best.pt";
     public const string Metrics = "metrics.jsonl";
     public const string Log = "train.log";
+    public const string TensorBoard = "tensorboard";
+    /// <summary>What `plot` writes unless told otherwise.</summary>
+    public const string Plot = "metrics.png";
+    /// <summary>What `average --run-dir` writes unless told otherwise.</summary>
+    public const string AveragedCheckpoint = "checkpoint_avg.pt";
 
     public static string IntervalCheckpoint(long update) => $"checkpoint_{update}.pt";
 }

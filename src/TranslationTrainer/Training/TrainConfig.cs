@@ -49,6 +49,7 @@ public sealed record TrainConfig
     [Resumable, Description("write checkpoint_last every N updates (0 = at validations only)")] public int SaveEvery { get; init; }
     [Resumable, Description("keep the last N interval checkpoints")] public int KeepLast { get; init; } = 5;
     [Resumable, Description("log progress every N updates")] public int LogEvery { get; init; } = 50;
+    [Resumable, Description("also write the metrics as TensorBoard scalars under RUN/tensorboard")] public bool Tensorboard { get; init; } = true;
     [Description("seed for initialisation, dropout and data order")] public int Seed { get; init; } = 1;
     [Resumable, Description("CPU threads (0 = all cores)")] public int Threads { get; init; }
     [Resumable, Description("auto, cpu or cuda")] public string Device { get; init; } = "auto";

@@ -83,7 +83,8 @@ public sealed class Trainer
 
     private TrainResult Train(CancellationToken cancel)
     {
-        using var metrics = new MetricsFile(Path.Combine(runDir, RunDirectory.Metrics), progress.Update);
+        using var metrics = new MetricsFile(Path.Combine(runDir, RunDirectory.Metrics), progress.Update,
+            config.Tensorboard ? Path.Combine(runDir, RunDirectory.TensorBoard) : null);
         var clock = Stopwatch.StartNew();
         double startElapsed = progress.ElapsedSeconds;
         double Elapsed() => startElapsed + clock.Elapsed.TotalSeconds;

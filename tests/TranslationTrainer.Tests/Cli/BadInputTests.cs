@@ -96,4 +96,59 @@ public class BadInputTests
         var output = Data("never-written.txt");
         AssertOneLineError(CliRunner.Run("translate", "--checkpoint", Data("missing-run"), "--input", Data("valid.es"), "--output", output), "missing-run: checkpoint not found", output);
     }
+
+    [Fact]
+    public void AverageAMissingRunDirectory()
+    {
+        var run = Data("no-such-run");
+        AssertOneLineError(CliRunner.Run("average", "--run-dir", run), $"{run}: run directory not found", run);
+    }
+
+    [Fact]
+    public void AverageARunDirectoryWithoutIntervalCheckpoints()
+    {
+        var run = Directory.CreateTempSubdirectory("tt-empty-run").FullName;
+        AssertOneLineError(CliRunner.Run("average", "--run-dir", run), "no interval checkpoints", Path.Combine(run, "checkpoint_avg.pt"));
+    }
+
+    [Fact]
+    public void AverageMoreCheckpointsThanTheRunHolds()
+    {
+        var output = Data("never-averaged.pt");
+        AssertOneLineError(CliRunner.Run("average", "--run-dir", TinyRun.TrainedRunDirectory, "--last", "9", "--output", output),
+            "--last 9, but", output);
+    }
+
+    [Fact]
+    public void AverageIntoAMissingDirectory()
+    {
+        var output = Data(Path.Combine("no-such-dir", "averaged.pt"));
+        AssertOneLineError(CliRunner.Run("average", "--checkpoints", Path.Combine(TinyRun.TrainedRunDirectory, "checkpoint_12.pt"), "--output", output),
+            "directory", output);
+    }
+
+    [Fact]
+    public void AverageNeedsARunDirectoryOrCheckpoints() =>
+        AssertOneLineError(CliRunner.Run("average", "--output", Data("never-averaged.pt")), "give either --run-dir or --checkpoints", Data("never-averaged.pt"));
+
+    [Fact]
+    public void PlotARunWithoutMetrics()
+    {
+        var run = Directory.CreateTempSubdirectory("tt-no-metrics").FullName;
+        AssertOneLineError(CliRunner.Run("plot", "--run-dir", run), $"{Path.Combine(run, "metrics.jsonl")}: metrics file not found", Path.Combine(run, "metrics.png"));
+    }
+
+    [Fact]
+    public void PlotAMissingRunDirectory()
+    {
+        var run = Data("no-such-run");
+        AssertOneLineError(CliRunner.Run("plot", "--run-dir", run), $"{run}: run directory not found", run);
+    }
+
+    [Fact]
+    public void PlotIntoAMissingDirectory()
+    {
+        var output = Data(Path.Combine("no-such-dir", "curves.png"));
+        AssertOneLineError(CliRunner.Run("plot", "--run-dir", TinyRun.TrainedRunDirectory, "--output", output), "directory", output);
+    }
 }

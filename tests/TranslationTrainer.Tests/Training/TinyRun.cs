@@ -9,8 +9,17 @@ namespace TranslationTrainer.Tests.Training;
 internal static class TinyRun
 {
     private static readonly Lazy<string> directory = new(Create);
+    private static readonly Lazy<string> trained = new(() =>
+    {
+        var runDir = NewRunDirectory();
+        Train(Config() with { ValidateEvery = 3, ValidBleu = true }, runDir);
+        return runDir;
+    });
 
     public static string Directory => directory.Value;
+
+    /// <summary>A finished 12-update run validated (with BLEU) every 3 updates, shared by tests that only read it or add files to it.</summary>
+    public static string TrainedRunDirectory => trained.Value;
 
     public static string NewRunDirectory() => Path.Combine(Directory, "runs", Guid.NewGuid().ToString("N"));
 
