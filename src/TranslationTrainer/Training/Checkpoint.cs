@@ -117,7 +117,7 @@ public static class Checkpoint
             // The header decides how much memory the model takes: refuse one that claims more than the file holds.
             long storedElements = ScanParameters(reader, path).Values.Sum(shape => shape.Aggregate(1L, (a, b) => a * b));
             if (MinimumParameters(header) > storedElements || (double)header.Model.MaxPositions * header.Model.DModel > Math.Max(storedElements, 1L << 26))
-                throw new UserError($"{path}: the header describes a larger model than the file holds (a damaged or crafted checkpoint)");
+                throw new UserError($"{path}: the header describes a larger model than the file holds (another architecture, or a damaged or crafted file)");
         }
         var model = new Transformer(header.Model, header.SourceVocabSize, header.TargetVocabSize);
         LoadInto(path, model, optimizer: null);
@@ -177,7 +177,7 @@ public static class Checkpoint
     {
         var stream = reader.BaseStream;
         long start = stream.Position, length = stream.Length;
-        UserError Corrupted(string what) => new($"{path}: corrupted checkpoint parameters ({what})");
+        UserError Corrupted(string what) => new($"{path}: truncated or corrupted checkpoint ({what})");
         var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
         try
         {
@@ -198,7 +198,7 @@ public static class Checkpoint
                     bytes = checked(bytes * shape[d]);
                     if (bytes > length) throw Corrupted($"'{name}' is larger than the file");
                 }
-                if (bytes > length - stream.Position) throw Corrupted($"'{name}' is cut short: truncated file");
+                if (bytes > length - stream.Position) throw Corrupted($"'{name}' is cut short");
                 stream.Seek(bytes, SeekOrigin.Current);
                 if (!shapes.TryAdd(name, shape)) throw Corrupted($"'{name}' stored twice");
             }
