@@ -23,17 +23,28 @@ public static class CliApp
         var config = new InvocationConfiguration { Output = context.Out, Error = context.Error, ProcessTerminationTimeout = null };
         if (args.Length == 0) args = ["--help"];
         var parse = root.Parse(args);
-        if (parse.Errors.Count == 0) return parse.Invoke(config);
-        // One line, like every other user error, instead of the error followed by the whole help text.
         var command = parse.CommandResult.Command;
+        // An option that takes several values (eval --ref A B) swallows a misspelled option after it as one more value.
+        var swallowed = parse.Errors.Count == 0 ? SwallowedOption(parse, command) : null;
+        if (parse.Errors.Count == 0 && swallowed is null) return parse.Invoke(config);
+        // One line, like every other user error, instead of the error followed by the whole help text.
         var name = command == root ? "translation-trainer" : $"translation-trainer {command.Name}";
-        var unknown = parse.UnmatchedTokens.FirstOrDefault();
+        var unknown = swallowed ?? parse.UnmatchedTokens.FirstOrDefault();
         var candidates = command.Options.Select(o => o.Name).Concat(command.Subcommands.Select(c => c.Name));
         var suggestion = unknown is null ? null : Closest(unknown, candidates);
         context.Error.WriteLine(suggestion is null
             ? $"error: {parse.Errors[0].Message} (see {name} --help)"
             : $"error: unknown option or command '{unknown}'; did you mean {suggestion}? (see {name} --help)");
         return 1;
+    }
+
+    /// <summary>A "--name" token taken as an option's value although no option of the command has that name.</summary>
+    private static string? SwallowedOption(ParseResult parse, Command command)
+    {
+        var known = command.Options.SelectMany(o => o.Aliases.Append(o.Name)).ToHashSet(StringComparer.Ordinal);
+        return parse.Tokens.Where(t => t.Type == System.CommandLine.Parsing.TokenType.Argument)
+            .Select(t => t.Value)
+            .FirstOrDefault(v => v.Length > 2 && v.StartsWith("--", StringComparison.Ordinal) && char.IsLetter(v[2]) && !known.Contains(v));
     }
 
     /// <summary>The candidate nearest to a mistyped word by edit distance, if it is plausibly a typo.</summary>

@@ -77,23 +77,44 @@ public static class TranslateCommand
 
             bool interactive = inputPath == "-" && context.In == Console.In && !Console.IsInputRedirected;
             int chunk = parse.GetValue(buffer) is > 0 and var size ? size : interactive ? 1 : 2000;
-            var lines = inputPath == "-" ? ReadAll(context.In) : TextFile.ReadLines(inputPath);
-            var formatted = translator.Translate(lines, chunk).Select(r => outputFormat == "json" ? Json(r) : r.Best);
-            if (outputPath == "-")
+            // With --output FILE, SIGINT/SIGTERM stop the work at the next line read or written, so the file is never renamed
+            // into place and its temporary file is removed; on stdout a signal ends the process as usual.
+            using var signals = outputPath == "-" ? null : new SignalCancellation();
+            var token = signals?.Token ?? CancellationToken.None;
+            var lines = Cancellable(inputPath == "-" ? ReadAll(context.In) : TextFile.ReadLines(inputPath), token);
+            var formatted = Cancellable(translator.Translate(lines, chunk).Select(r => outputFormat == "json" ? Json(r) : r.Best), token);
+            try
             {
-                foreach (var line in formatted)
+                if (outputPath == "-")
                 {
-                    context.Out.WriteLine(line);
-                    if (interactive) context.Out.Flush();
+                    foreach (var line in formatted)
+                    {
+                        context.Out.WriteLine(line);
+                        if (interactive) context.Out.Flush();
+                    }
+                }
+                else
+                {
+                    TextFile.WriteLinesAtomically(outputPath, formatted);
                 }
             }
-            else
+            catch (OperationCanceledException) when (signals is not null && token.IsCancellationRequested)
             {
-                TextFile.WriteLinesAtomically(outputPath, formatted);
+                context.Error.WriteLine($"interrupted; {outputPath} was not written");
+                return signals.ExitCode;
             }
             return 0;
         }));
         return command;
+    }
+
+    private static IEnumerable<string> Cancellable(IEnumerable<string> lines, CancellationToken token)
+    {
+        foreach (var line in lines)
+        {
+            token.ThrowIfCancellationRequested();
+            yield return line;
+        }
     }
 
     private static IEnumerable<string> ReadAll(TextReader reader)

@@ -66,12 +66,23 @@ public sealed class ParallelCorpus
         return corpus;
     }
 
-    /// <summary>Fails with both names and both counts when two sides differ in length, or when they are empty.</summary>
+    /// <summary>Fails with both names and both counts when two sides differ in length, or when they hold no non-empty pair.</summary>
     public static void CheckLineCounts(string sourcePath, string targetPath)
     {
-        int sourceLines = TextFile.ReadLines(sourcePath).Count(), targetLines = TextFile.ReadLines(targetPath).Count();
+        int sourceLines = 0, targetLines = 0, usable = 0;
+        using var sources = TextFile.ReadLines(sourcePath).GetEnumerator();
+        using var targets = TextFile.ReadLines(targetPath).GetEnumerator();
+        while (true)
+        {
+            bool hasSource = sources.MoveNext(), hasTarget = targets.MoveNext();
+            if (!hasSource && !hasTarget) break;
+            if (hasSource) sourceLines++;
+            if (hasTarget) targetLines++;
+            if (hasSource && hasTarget && !string.IsNullOrWhiteSpace(sources.Current) && !string.IsNullOrWhiteSpace(targets.Current)) usable++;
+        }
         if (sourceLines != targetLines) throw new UserError($"{sourcePath} has {sourceLines} lines but {targetPath} has {targetLines}");
         if (sourceLines == 0) throw new UserError($"{sourcePath}: empty corpus");
+        if (usable == 0) throw new UserError($"{sourcePath}: empty corpus (each of its {sourceLines} lines has an empty side)");
     }
 
     private static int Remaining(IEnumerator<string> lines)

@@ -78,6 +78,7 @@ public static class VocabularyBuilder
     /// <summary>Hashes a training file for the manifest and rejects one with no text at all.</summary>
     private static TrainingFile Describe(string side, string path)
     {
+        TextFile.RequireFile(path, "input file");
         byte[] content;
         try
         {

@@ -20,6 +20,10 @@ public sealed record VocabularyPair(Vocabulary Source, Vocabulary Target, bool J
 
     public static VocabularyPair Load(string directory)
     {
+        if (File.Exists(directory))
+        {
+            throw new UserError($"{directory}: is a file, expected a vocabulary directory");
+        }
         if (!Directory.Exists(directory))
         {
             throw new UserError($"{directory}: vocabulary directory not found");

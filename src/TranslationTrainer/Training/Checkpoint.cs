@@ -85,6 +85,16 @@ public static class Checkpoint
     {
         using var reader = Open(path);
         var header = ReadHeader(reader, path);
+        var stored = ScanParameters(reader, path);
+        var expected = model.state_dict();
+        if (stored.Count != expected.Count || expected.Any(p => !stored.TryGetValue(p.Key, out var shape) || !shape.SequenceEqual(p.Value.shape)))
+        {
+            var (name, tensor) = expected.FirstOrDefault(p => !stored.TryGetValue(p.Key, out var shape) || !shape.SequenceEqual(p.Value.shape));
+            var detail = name is null
+                ? $"it stores {stored.Count} tensors, the model has {expected.Count}"
+                : stored.TryGetValue(name, out var shape) ? $"'{name}' is [{string.Join(", ", shape)}] in the file but [{string.Join(", ", tensor.shape)}] in the model" : $"it has no '{name}'";
+            throw new UserError($"{path}: the parameters do not match the model in its header ({detail}); another architecture or a damaged file");
+        }
         try
         {
             model.load(reader, strict: true);
@@ -100,7 +110,15 @@ public static class Checkpoint
     /// <summary>Rebuilds the model a checkpoint describes and loads its parameters, for decoding.</summary>
     public static (CheckpointHeader Header, Transformer Model) LoadModel(string path, Device device)
     {
-        var header = ReadHeader(path);
+        CheckpointHeader header;
+        using (var reader = Open(path))
+        {
+            header = ReadHeader(reader, path);
+            // The header decides how much memory the model takes: refuse one that claims more than the file holds.
+            long storedElements = ScanParameters(reader, path).Values.Sum(shape => shape.Aggregate(1L, (a, b) => a * b));
+            if (MinimumParameters(header) > storedElements || (double)header.Model.MaxPositions * header.Model.DModel > Math.Max(storedElements, 1L << 26))
+                throw new UserError($"{path}: the header describes a larger model than the file holds (another architecture, or a damaged or crafted file)");
+        }
         var model = new Transformer(header.Model, header.SourceVocabSize, header.TargetVocabSize);
         LoadInto(path, model, optimizer: null);
         model.to(device);
@@ -132,11 +150,95 @@ public static class Checkpoint
             var header = JsonSerializer.Deserialize<CheckpointHeader>(reader.ReadBytes(length), ConfigLoader.Json)
                 ?? throw new UserError($"{path}: corrupted checkpoint header");
             if (header.Format != 1) throw new UserError($"{path}: checkpoint format {header.Format} is not supported");
+            if (header.Model is null || header.SourceVocabSize <= 0 || header.TargetVocabSize <= 0)
+                throw new UserError($"{path}: corrupted checkpoint header");
+            try
+            {
+                header.Model.Validate();
+            }
+            catch (UserError e)
+            {
+                throw new UserError($"{path}: corrupted checkpoint header ({e.Message})");
+            }
             return header;
         }
         catch (Exception e) when (e is EndOfStreamException or JsonException)
         {
             throw new UserError($"{path}: truncated or corrupted checkpoint header");
         }
+    }
+
+    /// <summary>
+    /// Walks TorchSharp's state-dict encoding (LEB128 count; per tensor: name, dtype, rank, dims, raw bytes) without
+    /// allocating from any size field: TorchSharp's own reader allocates the shape array from the stored rank, so a
+    /// crafted rank or size must be refused before it runs. Returns each tensor's shape; the stream is left where it was.
+    /// </summary>
+    private static Dictionary<string, long[]> ScanParameters(BinaryReader reader, string path)
+    {
+        var stream = reader.BaseStream;
+        long start = stream.Position, length = stream.Length;
+        UserError Corrupted(string what) => new($"{path}: truncated or corrupted checkpoint ({what})");
+        var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        try
+        {
+            long count = DecodeLeb128(reader);
+            if (count < 0 || count > length - stream.Position) throw Corrupted("impossible tensor count");
+            for (long i = 0; i < count; i++)
+            {
+                var name = reader.ReadString();
+                int elementSize = ElementSize(DecodeLeb128(reader)) ?? throw Corrupted($"'{name}' has an unknown data type");
+                long rank = DecodeLeb128(reader);
+                if (rank is < 0 or > 8) throw Corrupted($"'{name}' has rank {rank}");
+                var shape = new long[rank];
+                long bytes = elementSize;
+                for (int d = 0; d < rank; d++)
+                {
+                    shape[d] = DecodeLeb128(reader);
+                    if (shape[d] < 0 || shape[d] > length) throw Corrupted($"'{name}' has dimension {shape[d]}");
+                    bytes = checked(bytes * shape[d]);
+                    if (bytes > length) throw Corrupted($"'{name}' is larger than the file");
+                }
+                if (bytes > length - stream.Position) throw Corrupted($"'{name}' is cut short");
+                stream.Seek(bytes, SeekOrigin.Current);
+                if (!shapes.TryAdd(name, shape)) throw Corrupted($"'{name}' stored twice");
+            }
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or OverflowException or FormatException)
+        {
+            throw new UserError($"{path}: truncated or corrupted checkpoint");
+        }
+        stream.Position = start;
+        return shapes;
+    }
+
+    private static long DecodeLeb128(BinaryReader reader)
+    {
+        long result = 0;
+        for (int shift = 0; ; shift += 7)
+        {
+            if (shift > 56) throw new FormatException("LEB128 value too long");
+            long b = reader.ReadByte();
+            result |= (b & 0x7f) << shift;
+            if ((b & 0x80) == 0) return result;
+        }
+    }
+
+    /// <summary>Bytes per element of TorchSharp's ScalarType codes (null: not one a model holds).</summary>
+    private static int? ElementSize(long scalarType) => scalarType switch
+    {
+        0 or 1 or 11 => 1,      // uint8, int8, bool
+        2 or 5 or 15 => 2,      // int16, float16, bfloat16
+        3 or 6 => 4,            // int32, float32
+        4 or 7 => 8,            // int64, float64
+        _ => null,
+    };
+
+    /// <summary>A lower bound on the parameters of the Transformer a header describes (embeddings, attention, feed-forward).</summary>
+    private static double MinimumParameters(CheckpointHeader header)
+    {
+        double d = header.Model.DModel, ffn = header.Model.FfnSize;
+        return Math.Max(header.SourceVocabSize, header.TargetVocabSize) * d
+            + header.Model.EncoderLayers * (4 * d * d + 2 * d * ffn)
+            + header.Model.DecoderLayers * (8 * d * d + 2 * d * ffn);
     }
 }

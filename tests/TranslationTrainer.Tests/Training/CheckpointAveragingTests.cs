@@ -23,7 +23,15 @@ public class CheckpointAveragingTests
         return path;
     }
 
-    private static Dictionary<string, Tensor> Parameters(string path) => Checkpoint.LoadModel(path, CPU).Model.state_dict();
+    /// <summary>Models whose parameters a test still reads: a collected module's finalizer frees its tensors.</summary>
+    private static readonly List<Transformer> KeptAlive = [];
+
+    private static Dictionary<string, Tensor> Parameters(string path)
+    {
+        var model = Checkpoint.LoadModel(path, CPU).Model;
+        lock (KeptAlive) KeptAlive.Add(model);
+        return model.state_dict();
+    }
 
     [Fact]
     public void TheAverageOfTwoCheckpointsIsTheirMeanForEveryParameter()

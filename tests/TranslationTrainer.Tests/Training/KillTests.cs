@@ -63,12 +63,15 @@ public class KillTests
         return process;
     }
 
+    private static readonly List<Transformer> KeptAlive = [];
+
     private static Dictionary<string, Tensor> Parameters(string runDir)
     {
         var path = Path.Combine(runDir, RunDirectory.LastCheckpoint);
         var header = Checkpoint.ReadHeader(path);
         var model = new Transformer(header.Model, header.SourceVocabSize, header.TargetVocabSize);
         Checkpoint.LoadInto(path, model, optimizer: null);
+        lock (KeptAlive) KeptAlive.Add(model); // a collected module's finalizer frees its tensors
         return model.state_dict();
     }
 }

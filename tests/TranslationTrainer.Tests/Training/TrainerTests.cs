@@ -98,11 +98,14 @@ public class TrainerTests
         Assert.False(Directory.Exists(runDir));
     }
 
+    private static readonly List<Transformer> KeptAlive = [];
+
     private static Dictionary<string, Tensor> Parameters(string checkpoint)
     {
         var header = Checkpoint.ReadHeader(checkpoint);
         var model = new Transformer(header.Model, header.SourceVocabSize, header.TargetVocabSize);
         Checkpoint.LoadInto(checkpoint, model, optimizer: null);
+        lock (KeptAlive) KeptAlive.Add(model); // a collected module's finalizer frees its tensors
         return model.state_dict();
     }
 
