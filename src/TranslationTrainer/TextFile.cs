@@ -13,7 +13,7 @@ public static class TextFile
     /// <summary>Checks that a path names a readable file, so errors name it before any work starts.</summary>
     public static void RequireFile(string path, string what = "file")
     {
-        if (Directory.Exists(path)) throw new UserError($"{path}: is a directory, expected a {what}");
+        if (Directory.Exists(path)) throw new UserError($"{path}: is a directory, not a file ({what})");
         if (!File.Exists(path)) throw new UserError($"{path}: {what} not found");
     }
 

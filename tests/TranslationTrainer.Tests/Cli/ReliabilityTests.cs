@@ -95,7 +95,7 @@ public class ReliabilityTests
         var dir = Scratch();
         var sub = Directory.CreateDirectory(Path.Combine(dir, "sub")).FullName;
         var reference = Write(dir, "ref.txt", "a");
-        Fails(dir, $"{sub}: is a directory, expected a input file", "vocab", "--input", sub, "--output", Path.Combine(dir, "vocab"));
+        Fails(dir, $"{sub}: is a directory, not a file (input file)", "vocab", "--input", sub, "--output", Path.Combine(dir, "vocab"));
         Fails(dir, $"{sub}: is a directory", Translate(sub, Path.Combine(dir, "out.txt")));
         Fails(dir, $"{sub}: is a directory", "eval", "--hyp", sub, "--ref", reference);
         Fails(dir, $"{sub}: is a directory", "average", "--checkpoints", Checkpoint12, sub, "--output", Path.Combine(dir, "avg.pt"));
