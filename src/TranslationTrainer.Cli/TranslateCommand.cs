@@ -20,6 +20,7 @@ public static class TranslateCommand
         public Option<double> MaxLenA { get; } = new("--max-len-a") { Description = "output at most a·|source| + b subwords", DefaultValueFactory = _ => Defaults.MaxLenA };
         public Option<int> MaxLenB { get; } = new("--max-len-b") { Description = "see --max-len-a", DefaultValueFactory = _ => Defaults.MaxLenB };
         public Option<int> MinLen { get; } = new("--min-len") { Description = "output at least this many subwords", DefaultValueFactory = _ => Defaults.MinLen };
+        public Option<int> NoRepeatNgram { get; } = new("--no-repeat-ngram") { Description = "never repeat an n-gram of this many subwords in one output (0 = off)", DefaultValueFactory = _ => Defaults.NoRepeatNgram };
         public Option<bool> AllowUnk { get; } = new("--allow-unk") { Description = "let the model output <unk>" };
         public Option<string> Device { get; } = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
         public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads (0 = all cores)", DefaultValueFactory = _ => 0 };
@@ -27,7 +28,7 @@ public static class TranslateCommand
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, AllowUnk, Device, Threads, Vocab })
+            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, NoRepeatNgram, AllowUnk, Device, Threads, Vocab })
                 command.Options.Add(option);
         }
 
@@ -37,7 +38,7 @@ public static class TranslateCommand
             {
                 Beam = parse.GetValue(Beam), BatchSize = parse.GetValue(BatchSize), LengthPenalty = parse.GetValue(LengthPenalty),
                 LengthPenaltyStyle = parse.GetValue(LengthPenaltyStyle)!, MaxLenA = parse.GetValue(MaxLenA), MaxLenB = parse.GetValue(MaxLenB),
-                MinLen = parse.GetValue(MinLen), AllowUnk = parse.GetValue(AllowUnk), NBest = nbest,
+                MinLen = parse.GetValue(MinLen), NoRepeatNgram = parse.GetValue(NoRepeatNgram), AllowUnk = parse.GetValue(AllowUnk), NBest = nbest,
             };
             options.Validate();
             return options;

@@ -59,10 +59,14 @@ public sealed class DecoderCache : IDisposable
         SourceKeep = sourceKeep.DetachFromDisposeScope();
     }
 
-    /// <summary>Keeps rows `index` (a long tensor) in that order, in every cached tensor.</summary>
-    public void Reorder(Tensor index)
+    /// <summary>
+    /// Keeps rows `index` (a long tensor) in that order. The encoder keys/values and the source mask are only
+    /// gathered when sourcesChanged: re-ranking the beams of the same sentences leaves them as they are.
+    /// </summary>
+    public void Reorder(Tensor index, bool sourcesChanged = true)
     {
         foreach (var layer in Layers) layer.Reorder(index);
+        if (!sourcesChanged) return;
         for (int i = 0; i < MemoryKeys.Length; i++)
         {
             MemoryKeys[i] = ReplaceRows(MemoryKeys[i], index);
