@@ -38,15 +38,17 @@ public static class Search
             var logp = NextLogProbabilities(decoder, last, step, active.Select(s => maxLengths[s]).ToArray(), active.Select(s => tokens[s]).ToArray(), constraints);
             var (bestValues, bestIndices) = ToHost(logp.max(-1));
 
-            using var bookkeeping = DecodeProfile.Time("bookkeeping");
             var continuing = new List<long>();
-            for (int r = 0; r < active.Length; r++)
+            using (DecodeProfile.Time("bookkeeping"))
             {
-                int sentence = active[r], token = (int)bestIndices[r];
-                logProbabilities[sentence] += bestValues[r];
-                if (token == EosId) continue;
-                tokens[sentence].Add(token);
-                continuing.Add(r);
+                for (int r = 0; r < active.Length; r++)
+                {
+                    int sentence = active[r], token = (int)bestIndices[r];
+                    logProbabilities[sentence] += bestValues[r];
+                    if (token == EosId) continue;
+                    tokens[sentence].Add(token);
+                    continuing.Add(r);
+                }
             }
             if (continuing.Count > 0 && continuing.Count < active.Length) Reorder(decoder, continuing, sourcesChanged: true, source.device);
             active = continuing.Select(r => active[r]).ToArray();
@@ -89,7 +91,7 @@ public static class Search
                 (bestScores, bestIndices) = ToHost(candidates.topk(2 * k, dim: 1));
             }
 
-            using var bookkeeping = DecodeProfile.Time("bookkeeping");
+            var bookkeeping = DecodeProfile.Time("bookkeeping");
             var nextActive = new List<int>();
             var nextRows = new List<long>();
             var nextPrefixes = new List<int[]>();
@@ -118,6 +120,7 @@ public static class Search
                     nextScores.Add(score);
                 }
             }
+            bookkeeping.Dispose();
             if (nextActive.Count > 0) Reorder(decoder, nextRows, sourcesChanged: nextActive.Count < active.Count, source.device);
             (active, prefixes, scores) = (nextActive, nextPrefixes, nextScores);
         }

@@ -16,7 +16,7 @@ public class SearchTests
         using var inference = inference_mode();
         var model = TinyModels.Create();
         var source = TinyModels.RandomTokens(11, 3, 7);
-        var target = cat([full(3, 1, 2L), TinyModels.RandomTokens(12, 3, 6)], 1);
+        var target = cat([full(3, 1, 2L), TinyModels.RandomTokens(12, 3, 20)], 1); // longer than the cache's first buffer
         var (memory, keep) = model.Encode(source);
         var full_ = model.Decode(target, memory, keep);
         using var cache = model.StartDecoding(memory, keep);
