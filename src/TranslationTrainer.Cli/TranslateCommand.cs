@@ -61,15 +61,17 @@ public static class TranslateCommand
         var output = new Option<string>("--output") { Description = "translations; - = stdout (a file is written whole or not at all)", DefaultValueFactory = _ => "-" };
         var nbest = new Option<int>("--nbest") { Description = "output the N best translations per line (with --output-format json)", DefaultValueFactory = _ => 1 };
         var format = new Option<string>("--output-format") { Description = "text (one translation per line) or json (one object per line with n-best and scores)", DefaultValueFactory = _ => "text" };
+        var alignment = new Option<bool>("--alignment") { Description = "with --output-format json: add \"alignment\": [[target, source], ...], subword indices (without </s>) from the last decoder layer's cross-attention" };
         var buffer = new Option<int>("--buffer-size") { Description = "lines read before decoding a chunk (default: 1 on an interactive terminal, else 2000)", DefaultValueFactory = _ => 0 };
         var decoding = new DecodingOptionSet();
-        var command = new Command("translate", "Translate a file or stdin with a trained model.") { checkpoint, input, output, nbest, format, buffer };
+        var command = new Command("translate", "Translate a file or stdin with a trained model.") { checkpoint, input, output, nbest, format, alignment, buffer };
         decoding.AddTo(command);
         command.SetAction(parse => context.Guard(() =>
         {
             var outputFormat = parse.GetValue(format)!;
             if (outputFormat is not ("text" or "json")) throw new UserError($"--output-format must be text or json, got '{outputFormat}'");
-            var options = decoding.Read(parse, parse.GetValue(nbest));
+            if (parse.GetValue(alignment) && outputFormat != "json") throw new UserError("--alignment needs --output-format json");
+            var options = decoding.Read(parse, parse.GetValue(nbest)) with { Alignment = parse.GetValue(alignment) };
             string inputPath = parse.GetValue(input)!, outputPath = parse.GetValue(output)!;
             if (inputPath != "-") TextFile.RequireFile(inputPath, "input file");
             if (outputPath != "-" && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(outputPath))))
@@ -102,10 +104,16 @@ public static class TranslateCommand
         while (reader.ReadLine() is { } line) yield return line;
     }
 
-    private static string Json(TranslationResult result) => new JsonObject
+    private static string Json(TranslationResult result)
     {
-        ["source"] = result.Source,
-        ["translation"] = result.Best,
-        ["nbest"] = new JsonArray(result.NBest.Select(h => (JsonNode)new JsonObject { ["translation"] = h.Text, ["score"] = Math.Round(h.Score, 5) }).ToArray()),
-    }.ToJsonString();
+        var json = new JsonObject
+        {
+            ["source"] = result.Source,
+            ["translation"] = result.Best,
+            ["nbest"] = new JsonArray(result.NBest.Select(h => (JsonNode)new JsonObject { ["translation"] = h.Text, ["score"] = Math.Round(h.Score, 5) }).ToArray()),
+        };
+        if (result.Alignment is { } alignment)
+            json["alignment"] = new JsonArray(alignment.Select(a => (JsonNode)new JsonArray(a.Target, a.Source)).ToArray());
+        return json.ToJsonString();
+    }
 }

@@ -66,6 +66,16 @@ public sealed class MultiHeadAttention : nn.Module
         return Attend(q, memoryKeys, memoryValues, keepKeys, causal: false);
     }
 
+    /// <summary>softmax(q·kᵀ/√dh) of the decoder states x against projected encoder keys, averaged over heads: (B,T,S).</summary>
+    public Tensor AttentionWeights(Tensor x, Tensor memoryKeys, Tensor keepKeys)
+    {
+        var weight = inputProjection.weight.narrow(0, 0, modelSize);
+        var bias = inputProjection.bias!.narrow(0, 0, modelSize);
+        var q = SplitHeads(F.linear(x, weight, bias));
+        var scores = q.matmul(memoryKeys.transpose(-2, -1)) / Math.Sqrt(modelSize / heads);
+        return F.softmax(scores.masked_fill(keepKeys.logical_not(), double.NegativeInfinity), -1).mean([1]);
+    }
+
     private Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keepKeys, bool causal)
     {
         var p = training ? dropout : 0.0;
