@@ -29,7 +29,7 @@ public static class Search
         var logProbabilities = new double[sentences];
         using var scope = NewDisposeScope();
         var constraints = new Constraints(options, source.device);
-        using var decoder = StartDecoder(model, source, options, copies: 1);
+        using var decoder = StartDecoder(model, source, options);
         var active = Enumerable.Range(0, sentences).ToArray(); // row r decodes sentence active[r]
         for (int step = 1; active.Length > 0; step++)
         {
@@ -50,7 +50,7 @@ public static class Search
                     continuing.Add(r);
                 }
             }
-            if (continuing.Count > 0 && continuing.Count < active.Length) Reorder(decoder, continuing, sourcesChanged: true, source.device);
+            if (continuing.Count > 0 && continuing.Count < active.Length) Reorder(decoder, continuing, continuing, source.device);
             active = continuing.Select(r => active[r]).ToArray();
         }
         return Enumerable.Range(0, sentences).Select(s => new List<Hypothesis>
@@ -70,7 +70,7 @@ public static class Search
         var results = Enumerable.Range(0, sentences).Select(_ => new List<Hypothesis>()).ToArray();
         using var scope = NewDisposeScope();
         var constraints = new Constraints(options, source.device);
-        using var decoder = StartDecoder(model, source, options, copies: k);
+        using var decoder = StartDecoder(model, source, options); // one encoder row per sentence, K decoder rows
 
         var active = Enumerable.Range(0, sentences).ToList();
         var prefixes = Enumerable.Range(0, sentences * k).Select(_ => Array.Empty<int>()).ToList();
@@ -121,22 +121,18 @@ public static class Search
                 }
             }
             bookkeeping.Dispose();
-            if (nextActive.Count > 0) Reorder(decoder, nextRows, sourcesChanged: nextActive.Count < active.Count, source.device);
+            // Sentences that stay keep their encoder rows: next sentence i was at position nextRows[i·K] / K.
+            var sources = nextActive.Count < active.Count ? Enumerable.Range(0, nextActive.Count).Select(i => nextRows[i * k] / k).ToList() : null;
+            if (nextActive.Count > 0) Reorder(decoder, nextRows, sources, source.device);
             (active, prefixes, scores) = (nextActive, nextPrefixes, nextScores);
         }
         return results.Select(r => r.OrderByDescending(h => h.Score).Take(options.NBest).ToList()).ToArray();
     }
 
-    /// <summary>Encodes the source and starts the decoder with `copies` rows per sentence (the beam).</summary>
-    private static StepDecoder StartDecoder(Transformer model, Tensor source, DecodingOptions options, int copies)
+    private static StepDecoder StartDecoder(Transformer model, Tensor source, DecodingOptions options)
     {
         using var timer = DecodeProfile.Time("encode");
         var (memory, keep) = model.Encode(source);
-        if (copies > 1)
-        {
-            var expand = arange(source.shape[0], device: source.device).repeat_interleave(copies);
-            (memory, keep) = (memory.index_select(0, expand), keep.index_select(0, expand));
-        }
         return StepDecoder.Start(model, memory, keep, cached: !options.Uncached);
     }
 
@@ -157,10 +153,10 @@ public static class Search
         return (top.Values.cpu().data<float>().ToArray(), top.Indices.cpu().data<long>().ToArray());
     }
 
-    private static void Reorder(StepDecoder decoder, List<long> rows, bool sourcesChanged, Device device)
+    private static void Reorder(StepDecoder decoder, List<long> rows, List<long>? sources, Device device)
     {
         using var timer = DecodeProfile.Time("cache reorder");
-        decoder.Reorder(tensor(rows.ToArray(), device: device), sourcesChanged);
+        decoder.Reorder(tensor(rows.ToArray(), device: device), sources is null ? null : tensor(sources.ToArray(), device: device));
     }
 
     /// <summary>The search constraints, with the tensors they need built once per search.</summary>

@@ -18,16 +18,16 @@ public abstract class StepDecoder : IDisposable
     /// <summary>Next-token logits (rows, V) after feeding lastTokens (rows).</summary>
     public abstract Tensor Step(Tensor lastTokens);
 
-    /// <summary>Keeps rows `index` in that order. sourcesChanged = false promises each new row reads the same
-    /// source sentence as before (beam re-ranking within sentences), so encoder-side tensors stay as they are.</summary>
-    public abstract void Reorder(Tensor index, bool sourcesChanged);
+    /// <summary>Keeps hypothesis rows `rows` in that order and encoder rows `sources` (one per sentence; null when
+    /// no sentence left, as when beams are only re-ranked).</summary>
+    public abstract void Reorder(Tensor rows, Tensor? sources);
 
     public abstract void Dispose();
 
     private sealed class Cached(Transformer model, DecoderCache cache) : StepDecoder
     {
         public override Tensor Step(Tensor lastTokens) => model.DecodeStep(lastTokens, cache);
-        public override void Reorder(Tensor index, bool sourcesChanged) => cache.Reorder(index, sourcesChanged);
+        public override void Reorder(Tensor rows, Tensor? sources) => cache.Reorder(rows, sources);
         public override void Dispose() => cache.Dispose();
     }
 
@@ -51,12 +51,12 @@ public abstract class StepDecoder : IDisposable
             return model.Decode(prefix, memory, sourceKeep).select(1, -1);
         }
 
-        public override void Reorder(Tensor index, bool sourcesChanged)
+        public override void Reorder(Tensor rows, Tensor? sources)
         {
-            if (prefix is not null) Replace(ref prefix, prefix.index_select(0, index));
-            if (!sourcesChanged) return;
-            Replace(ref memory, memory.index_select(0, index));
-            Replace(ref sourceKeep, sourceKeep.index_select(0, index));
+            if (prefix is not null) Replace(ref prefix, prefix.index_select(0, rows));
+            if (sources is null) return;
+            Replace(ref memory, memory.index_select(0, sources));
+            Replace(ref sourceKeep, sourceKeep.index_select(0, sources));
         }
 
         private static void Replace(ref Tensor field, Tensor value)

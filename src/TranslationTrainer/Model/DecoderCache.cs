@@ -82,19 +82,20 @@ public sealed class DecoderCache : IDisposable
     }
 
     /// <summary>
-    /// Keeps rows `index` (a long tensor) in that order. The encoder keys/values and the source mask are only
-    /// gathered when sourcesChanged: re-ranking the beams of the same sentences leaves them as they are.
+    /// Keeps hypothesis rows `rows` (a long tensor) in that order, and encoder rows `sources` when sentences leave
+    /// (null: the sources are unchanged, as when beams are re-ranked). With a beam, the encoder side has one row
+    /// per sentence and hypothesis row r reads sentence r / beam (see MultiHeadAttention.CrossAttend).
     /// </summary>
-    public void Reorder(Tensor index, bool sourcesChanged = true)
+    public void Reorder(Tensor rows, Tensor? sources)
     {
-        foreach (var layer in Layers) layer.Reorder(index);
-        if (!sourcesChanged) return;
+        foreach (var layer in Layers) layer.Reorder(rows);
+        if (sources is null) return;
         for (int i = 0; i < MemoryKeys.Length; i++)
         {
-            MemoryKeys[i] = ReplaceRows(MemoryKeys[i], index);
-            MemoryValues[i] = ReplaceRows(MemoryValues[i], index);
+            MemoryKeys[i] = ReplaceRows(MemoryKeys[i], sources);
+            MemoryValues[i] = ReplaceRows(MemoryValues[i], sources);
         }
-        SourceKeep = ReplaceRows(SourceKeep, index);
+        SourceKeep = ReplaceRows(SourceKeep, sources);
     }
 
     private static Tensor ReplaceRows(Tensor old, Tensor index)
