@@ -169,8 +169,8 @@ public static class Search
         /// <summary>Applies the constraints to log-probabilities (rows, V) for output position `step`.</summary>
         public Tensor Apply(Tensor logp, int step, int[] maxLengths, IReadOnlyList<IReadOnlyList<int>> prefixes)
         {
-            logp = logp.index_fill(1, alwaysBanned, double.NegativeInfinity);
-            if (step <= options.MinLen) logp = logp.index_fill_(1, eos, double.NegativeInfinity);
+            logp.index_fill_(1, alwaysBanned, double.NegativeInfinity); // logp is log_softmax's fresh output
+            if (step <= options.MinLen) logp.index_fill_(1, eos, double.NegativeInfinity);
             if (options.NoRepeatNgram > 0 && step >= options.NoRepeatNgram) BanRepeatedNgrams(logp, prefixes, options.NoRepeatNgram);
             if (!maxLengths.Any(max => step >= max)) return logp;
             var atLimit = tensor(maxLengths.Select(max => step >= max).ToArray(), device: logp.device).unsqueeze(1);
