@@ -36,7 +36,10 @@ public static class Search
             using var stepScope = NewDisposeScope();
             var last = active.Select(s => tokens[s].Count == 0 ? BosId : tokens[s][^1]).ToArray();
             var logp = NextLogProbabilities(decoder, last, step, active.Select(s => maxLengths[s]).ToArray(), active.Select(s => tokens[s]).ToArray(), constraints);
-            var (bestValues, bestIndices) = ToHost(logp.max(-1));
+            float[] bestValues;
+            long[] bestIndices;
+            using (DecodeProfile.Time("topk + copy to host"))
+                (bestValues, bestIndices) = ToHost(logp.max(-1));
 
             var continuing = new List<long>();
             using (DecodeProfile.Time("bookkeeping"))
@@ -147,11 +150,8 @@ public static class Search
         return constraints.Apply(F.log_softmax(logits, -1), step, maxLengths, prefixes);
     }
 
-    private static (float[] Values, long[] Indices) ToHost((Tensor Values, Tensor Indices) top)
-    {
-        using var timer = DecodeProfile.Time("topk + copy to host");
-        return (top.Values.cpu().data<float>().ToArray(), top.Indices.cpu().data<long>().ToArray());
-    }
+    private static (float[] Values, long[] Indices) ToHost((Tensor Values, Tensor Indices) top) =>
+        (top.Values.cpu().data<float>().ToArray(), top.Indices.cpu().data<long>().ToArray());
 
     private static void Reorder(StepDecoder decoder, List<long> rows, List<long>? sources, Device device)
     {
