@@ -48,7 +48,7 @@ public abstract class StepDecoder : IDisposable
         {
             var next = lastTokens.unsqueeze(1);
             Replace(ref prefix!, prefix is null ? next.clone() : cat([prefix, next], 1));
-            return model.Decode(prefix, memory, sourceKeep).select(1, -1);
+            return model.DecodeLast(prefix, memory, sourceKeep); // like the reference: m.out(h[:, -1])
         }
 
         public override void Reorder(Tensor rows, Tensor? sources)

@@ -93,11 +93,17 @@ public sealed class Transformer : nn.Module
     }
 
     /// <summary>Teacher-forced decoding of a whole target prefix (B,T) → logits (B,T,V).</summary>
-    public Tensor Decode(Tensor targetInput, Tensor memory, Tensor sourceKeep)
+    public Tensor Decode(Tensor targetInput, Tensor memory, Tensor sourceKeep) => Project(DecoderStates(targetInput, memory, sourceKeep));
+
+    /// <summary>The whole prefix (B,T) recomputed, but only the last position's logits (B,V): decoding without a cache.</summary>
+    public Tensor DecodeLast(Tensor targetInput, Tensor memory, Tensor sourceKeep) =>
+        Project(DecoderStates(targetInput, memory, sourceKeep).select(1, -1));
+
+    private Tensor DecoderStates(Tensor targetInput, Tensor memory, Tensor sourceKeep)
     {
         var x = Embed(targetEmbedding ?? sourceEmbedding, targetInput, 0);
         foreach (var layer in decoderLayers) x = layer.forward(x, memory, sourceKeep);
-        return Project(decoderNorm?.forward(x) ?? x);
+        return decoderNorm?.forward(x) ?? x;
     }
 
     /// <summary>
