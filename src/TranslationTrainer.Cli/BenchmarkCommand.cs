@@ -45,8 +45,9 @@ public static class BenchmarkCommand
         var beam = new Option<int>("--beam") { Description = "beam size of the beam runs", DefaultValueFactory = _ => 5 };
         var batchSize = new Option<int>("--batch-size") { Description = "sentences per batch", DefaultValueFactory = _ => new DecodingOptions().BatchSize };
         var skipReferenceShapes = new Option<bool>("--skip-reference-shapes") { Description = "only the test-set runs" };
+        var referenceShapesOnly = new Option<bool>("--reference-shapes-only") { Description = "only the runs on the reference's shapes" };
         var command = new Command("decode", "Time greedy and beam decoding, cached and uncached: on the PyTorch reference's shapes (64×30 random tokens, 30 steps) and on a test set.")
-            { threads, device, checkpoint, vocab, input, uncachedLines, beam, batchSize, skipReferenceShapes };
+            { threads, device, checkpoint, vocab, input, uncachedLines, beam, batchSize, skipReferenceShapes, referenceShapesOnly };
         command.SetAction(parse => context.Guard(() =>
         {
             TorchRuntime.SetThreads(parse.GetValue(threads));
@@ -73,6 +74,12 @@ public static class BenchmarkCommand
                 // The reference times its decoder loop only (the encoder runs before its clock starts): the same region.
                 result["ref_shapes_greedy_decode_only_sent_per_s"] = Math.Round(cachedGreedy.Sentences / (cachedGreedy.Seconds - cachedGreedy.Stages.GetValueOrDefault("encode")), 2);
                 Report("ref_shapes_greedy_nocache", DecodeBenchmark.ReferenceShapes(dev, cached: false));
+            }
+
+            if (parse.GetValue(referenceShapesOnly))
+            {
+                context.Out.WriteLine(result.ToJsonString());
+                return 0;
             }
 
             Model.Transformer model;
