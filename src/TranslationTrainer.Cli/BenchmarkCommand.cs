@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using TranslationTrainer.Decoding;
 using TranslationTrainer.Model;
+using TranslationTrainer.Text;
 using TranslationTrainer.Training;
+using static TorchSharp.torch;
 
 namespace TranslationTrainer.Cli;
 
@@ -27,6 +30,99 @@ public static class BenchmarkCommand
             }.ToJsonString());
             return 0;
         }));
-        return new Command("benchmark", "Speed measurements (the scripts/bench-* scripts call these).") { train };
+        return new Command("benchmark", "Speed measurements (the scripts/bench-* scripts call these).") { train, CreateDecode(context) };
+    }
+
+    /// <summary>`benchmark decode`: greedy and beam speed with and without the cache; one JSON line (scripts/bench-decode).</summary>
+    private static Command CreateDecode(CliContext context)
+    {
+        var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores)", DefaultValueFactory = _ => 2 };
+        var device = new Option<string>("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "trained model (file or run directory); default: random weights of the benchmark shape, outputs as long as their sources" };
+        var vocab = new Option<string?>("--vocab") { Description = "vocabulary directory (default: the run directory's copy)" };
+        var input = new Option<string>("--input") { Description = "source sentences, one per line", DefaultValueFactory = _ => "data/bible-es-en/test.es" };
+        var uncachedLines = new Option<int>("--nocache-lines") { Description = "first N lines for the (slow) uncached runs", DefaultValueFactory = _ => 200 };
+        var beam = new Option<int>("--beam") { Description = "beam size of the beam runs", DefaultValueFactory = _ => 5 };
+        var batchSize = new Option<int>("--batch-size") { Description = "sentences per batch", DefaultValueFactory = _ => new DecodingOptions().BatchSize };
+        var skipReferenceShapes = new Option<bool>("--skip-reference-shapes") { Description = "only the test-set runs" };
+        var referenceShapesOnly = new Option<bool>("--reference-shapes-only") { Description = "only the runs on the reference's shapes" };
+        var command = new Command("decode", "Time greedy and beam decoding, cached and uncached: on the PyTorch reference's shapes (64×30 random tokens, 30 steps) and on a test set.")
+            { threads, device, checkpoint, vocab, input, uncachedLines, beam, batchSize, skipReferenceShapes, referenceShapesOnly };
+        command.SetAction(parse => context.Guard(() =>
+        {
+            TorchRuntime.SetThreads(parse.GetValue(threads));
+            var dev = TorchRuntime.ResolveDevice(parse.GetValue(device)!);
+            var inputPath = parse.GetValue(input)!;
+            TextFile.RequireFile(inputPath, "--input");
+            var lines = TextFile.ReadLines(inputPath).ToList();
+            int subset = Math.Min(lines.Count, parse.GetValue(uncachedLines));
+            if (subset < 1) throw new UserError("--nocache-lines must be at least 1");
+            var result = new JsonObject { ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads) };
+            void Report(string name, DecodeMeasurement m)
+            {
+                result[$"{name}_sent_per_s"] = Math.Round(m.SentencesPerSecond, 2);
+                result[$"{name}_tok_per_s"] = Math.Round(m.TokensPerSecond, 1);
+                result[$"{name}_stages_s"] = new JsonObject(m.Stages.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)Math.Round(p.Value, 3))));
+                context.Error.WriteLine($"{name}: {m.Sentences} sentences, {m.TargetTokens} target tokens in {m.Seconds:F2} s = {m.SentencesPerSecond:F1} sentences/s, "
+                    + string.Join(", ", m.Stages.Select(p => $"{p.Key} {p.Value:F2} s")));
+            }
+
+            if (!parse.GetValue(skipReferenceShapes))
+            {
+                var cachedGreedy = DecodeBenchmark.ReferenceShapes(dev, cached: true);
+                Report("ref_shapes_greedy", cachedGreedy);
+                // The reference times its decoder loop only (the encoder runs before its clock starts): the same region.
+                result["ref_shapes_greedy_decode_only_sent_per_s"] = Math.Round(cachedGreedy.Sentences / (cachedGreedy.Seconds - cachedGreedy.Stages.GetValueOrDefault("encode")), 2);
+                Report("ref_shapes_greedy_nocache", DecodeBenchmark.ReferenceShapes(dev, cached: false));
+            }
+
+            if (parse.GetValue(referenceShapesOnly))
+            {
+                context.Out.WriteLine(result.ToJsonString());
+                return 0;
+            }
+
+            Model.Transformer model;
+            int[][] sources;
+            Func<int, int> maxLength;
+            var options = new DecodingOptions { BatchSize = parse.GetValue(batchSize) };
+            if (parse.GetValue(checkpoint) is { } path)
+            {
+                var (loaded, vocabulary) = ModelLoader.Load(path, parse.GetValue(vocab), dev);
+                model = loaded;
+                model.eval();
+                sources = lines.Select(l => vocabulary.Source.Encode(l)).ToArray();
+                maxLength = length => options.MaxLength(length, model.Config.MaxPositions);
+                result["model"] = path;
+            }
+            else
+            {
+                manual_seed(0);
+                model = DecodeBenchmark.NewRandomModel(8000, dev);
+                sources = lines.Select(l => DecodeBenchmark.HashedIds(l, 8000)).ToArray();
+                options = options with { MinLen = int.MaxValue }; // every output exactly as long as its source
+                maxLength = length => Math.Max(1, length);
+                result["model"] = "random weights, outputs as long as their sources";
+            }
+            result["params"] = model.parameters().Sum(p => p.numel());
+            result["lines"] = sources.Length;
+            result["nocache_lines"] = subset;
+            var greedy = options with { Beam = 1 };
+            var beamOptions = options with { Beam = parse.GetValue(beam) };
+            DecodeBenchmark.TestSet(model, sources[..Math.Min(8, sources.Length)], beamOptions, maxLength, dev); // warm-up
+            Report("greedy", DecodeBenchmark.TestSet(model, sources, greedy, maxLength, dev));
+            Report("beam5", DecodeBenchmark.TestSet(model, sources, beamOptions, maxLength, dev));
+            Report("subset_greedy", DecodeBenchmark.TestSet(model, sources[..subset], greedy, maxLength, dev));
+            Report("greedy_nocache", DecodeBenchmark.TestSet(model, sources[..subset], greedy with { Uncached = true }, maxLength, dev));
+            var subsetBeam = DecodeBenchmark.TestSet(model, sources[..subset], beamOptions, maxLength, dev);
+            var uncachedBeam = DecodeBenchmark.TestSet(model, sources[..subset], beamOptions with { Uncached = true }, maxLength, dev);
+            Report("subset_beam5", subsetBeam);
+            Report("beam5_nocache", uncachedBeam);
+            result["cache_speedup"] = Math.Round(subsetBeam.SentencesPerSecond / uncachedBeam.SentencesPerSecond, 2);
+            result["peak_rss_mb"] = Math.Round(DecodeBenchmark.PeakRssMegabytes(), 1);
+            context.Out.WriteLine(result.ToJsonString());
+            return 0;
+        }));
+        return command;
     }
 }

@@ -20,6 +20,7 @@ public static class TranslateCommand
         public Option<double> MaxLenA { get; } = new("--max-len-a") { Description = "output at most a·|source| + b subwords", DefaultValueFactory = _ => Defaults.MaxLenA };
         public Option<int> MaxLenB { get; } = new("--max-len-b") { Description = "see --max-len-a", DefaultValueFactory = _ => Defaults.MaxLenB };
         public Option<int> MinLen { get; } = new("--min-len") { Description = "output at least this many subwords", DefaultValueFactory = _ => Defaults.MinLen };
+        public Option<int> NoRepeatNgram { get; } = new("--no-repeat-ngram") { Description = "never repeat an n-gram of this many subwords in one output (0 = off)", DefaultValueFactory = _ => Defaults.NoRepeatNgram };
         public Option<bool> AllowUnk { get; } = new("--allow-unk") { Description = "let the model output <unk>" };
         public Option<string> Device { get; } = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
         public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads (0 = all cores)", DefaultValueFactory = _ => 0 };
@@ -27,7 +28,7 @@ public static class TranslateCommand
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, AllowUnk, Device, Threads, Vocab })
+            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, NoRepeatNgram, AllowUnk, Device, Threads, Vocab })
                 command.Options.Add(option);
         }
 
@@ -37,7 +38,7 @@ public static class TranslateCommand
             {
                 Beam = parse.GetValue(Beam), BatchSize = parse.GetValue(BatchSize), LengthPenalty = parse.GetValue(LengthPenalty),
                 LengthPenaltyStyle = parse.GetValue(LengthPenaltyStyle)!, MaxLenA = parse.GetValue(MaxLenA), MaxLenB = parse.GetValue(MaxLenB),
-                MinLen = parse.GetValue(MinLen), AllowUnk = parse.GetValue(AllowUnk), NBest = nbest,
+                MinLen = parse.GetValue(MinLen), NoRepeatNgram = parse.GetValue(NoRepeatNgram), AllowUnk = parse.GetValue(AllowUnk), NBest = nbest,
             };
             options.Validate();
             return options;
@@ -60,15 +61,17 @@ public static class TranslateCommand
         var output = new Option<string>("--output") { Description = "translations; - = stdout (a file is written whole or not at all)", DefaultValueFactory = _ => "-" };
         var nbest = new Option<int>("--nbest") { Description = "output the N best translations per line (with --output-format json)", DefaultValueFactory = _ => 1 };
         var format = new Option<string>("--output-format") { Description = "text (one translation per line) or json (one object per line with n-best and scores)", DefaultValueFactory = _ => "text" };
+        var alignment = new Option<bool>("--alignment") { Description = "with --output-format json: add \"alignment\": [[target, source], ...], subword indices (without </s>) from the last decoder layer's cross-attention" };
         var buffer = new Option<int>("--buffer-size") { Description = "lines read before decoding a chunk (default: 1 on an interactive terminal, else 2000)", DefaultValueFactory = _ => 0 };
         var decoding = new DecodingOptionSet();
-        var command = new Command("translate", "Translate a file or stdin with a trained model.") { checkpoint, input, output, nbest, format, buffer };
+        var command = new Command("translate", "Translate a file or stdin with a trained model.") { checkpoint, input, output, nbest, format, alignment, buffer };
         decoding.AddTo(command);
         command.SetAction(parse => context.Guard(() =>
         {
             var outputFormat = parse.GetValue(format)!;
             if (outputFormat is not ("text" or "json")) throw new UserError($"--output-format must be text or json, got '{outputFormat}'");
-            var options = decoding.Read(parse, parse.GetValue(nbest));
+            if (parse.GetValue(alignment) && outputFormat != "json") throw new UserError("--alignment needs --output-format json");
+            var options = decoding.Read(parse, parse.GetValue(nbest)) with { Alignment = parse.GetValue(alignment) };
             string inputPath = parse.GetValue(input)!, outputPath = parse.GetValue(output)!;
             if (inputPath != "-") TextFile.RequireFile(inputPath, "input file");
             if (outputPath != "-" && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(outputPath))))
@@ -122,10 +125,16 @@ public static class TranslateCommand
         while (reader.ReadLine() is { } line) yield return line;
     }
 
-    private static string Json(TranslationResult result) => new JsonObject
+    private static string Json(TranslationResult result)
     {
-        ["source"] = result.Source,
-        ["translation"] = result.Best,
-        ["nbest"] = new JsonArray(result.NBest.Select(h => (JsonNode)new JsonObject { ["translation"] = h.Text, ["score"] = Math.Round(h.Score, 5) }).ToArray()),
-    }.ToJsonString();
+        var json = new JsonObject
+        {
+            ["source"] = result.Source,
+            ["translation"] = result.Best,
+            ["nbest"] = new JsonArray(result.NBest.Select(h => (JsonNode)new JsonObject { ["translation"] = h.Text, ["score"] = Math.Round(h.Score, 5) }).ToArray()),
+        };
+        if (result.Alignment is { } alignment)
+            json["alignment"] = new JsonArray(alignment.Select(a => (JsonNode)new JsonArray(a.Target, a.Source)).ToArray());
+        return json.ToJsonString();
+    }
 }

@@ -18,6 +18,13 @@ public sealed record DecodingOptions
     public int NBest { get; init; } = 1;
     /// <summary>Lets the model output &lt;unk&gt;; off by default, as a reader cannot use it.</summary>
     public bool AllowUnk { get; init; }
+    /// <summary>fairseq's --no-repeat-ngram-size: no output repeats an n-gram of this size; 0 = off.</summary>
+    public int NoRepeatNgram { get; init; }
+    /// <summary>Also compute subword alignments from the last decoder layer's cross-attention (an extra pass).</summary>
+    public bool Alignment { get; init; }
+    /// <summary>Re-run the decoder over the whole prefix each step instead of using the key/value cache:
+    /// the same results, much slower; for `benchmark decode` and tests only.</summary>
+    public bool Uncached { get; init; }
 
     public void Validate()
     {
@@ -25,6 +32,7 @@ public sealed record DecodingOptions
         if (BatchSize < 1) throw new UserError("--batch-size must be at least 1");
         if (NBest < 1 || NBest > Beam) throw new UserError($"--nbest must be between 1 and --beam ({Beam})");
         if (LengthPenaltyStyle is not ("gnmt" or "simple")) throw new UserError($"--length-penalty-style must be gnmt or simple, got '{LengthPenaltyStyle}'");
+        if (NoRepeatNgram < 0) throw new UserError("--no-repeat-ngram must not be negative");
         if (MaxLenA < 0 || MaxLenB < 0 || MinLen < 0) throw new UserError("--max-len-a, --max-len-b and --min-len must not be negative");
     }
 

@@ -5,8 +5,11 @@ using Transformer = TranslationTrainer.Model.Transformer;
 
 namespace TranslationTrainer.Decoding;
 
-/// <summary>One input line's translation: the n-best outputs as text with their scores.</summary>
-public sealed record TranslationResult(string Source, IReadOnlyList<(string Text, double Score)> NBest)
+/// <summary>
+/// One input line's translation: the n-best outputs as text with their scores, and, when asked for, the best
+/// output's subword alignment: (target subword index, source subword index) pairs, one per target subword.
+/// </summary>
+public sealed record TranslationResult(string Source, IReadOnlyList<(string Text, double Score)> NBest, IReadOnlyList<(int Target, int Source)>? Alignment = null)
 {
     public string Best => NBest.Count == 0 ? "" : NBest[0].Text;
 }
@@ -48,7 +51,7 @@ public sealed class Translator(Transformer model, VocabularyPair vocab, Decoding
                 ids = ids[..limit];
             }
             encoded[i] = [.. ids, Vocabulary.EosId];
-            if (ids.Length == 0) results[i] = new TranslationResult(lines[i], [("", 0.0)]);
+            if (ids.Length == 0) results[i] = new TranslationResult(lines[i], [("", 0.0)], options.Alignment ? [] : null);
         }
         var order = Enumerable.Range(0, lines.Count).Where(i => results[i] is null).OrderBy(i => encoded[i].Length).ToArray();
         using var inference = inference_mode();
@@ -59,8 +62,11 @@ public sealed class Translator(Transformer model, VocabularyPair vocab, Decoding
             var source = Batching.Pad(batch.Select(i => encoded[i]).ToArray(), device);
             var maxLengths = batch.Select(i => options.MaxLength(encoded[i].Length - 1, model.Config.MaxPositions)).ToArray();
             var hypotheses = Search.Decode(model, source, maxLengths, options);
+            var alignments = options.Alignment
+                ? Alignment.Compute(model, source, batch.Select(i => encoded[i].Length - 1).ToArray(), hypotheses.Select(h => h[0].Tokens).ToArray())
+                : null;
             for (int b = 0; b < batch.Length; b++)
-                results[batch[b]] = new TranslationResult(lines[batch[b]], hypotheses[b].Select(h => (vocab.Target.Decode(h.Tokens), h.Score)).ToList());
+                results[batch[b]] = new TranslationResult(lines[batch[b]], hypotheses[b].Select(h => (vocab.Target.Decode(h.Tokens), h.Score)).ToList(), alignments?[b]);
         }
         return [.. results];
     }

@@ -57,13 +57,33 @@ public sealed class MultiHeadAttention : nn.Module
         return (split[0], split[1]);
     }
 
-    /// <summary>Attention from decoder states to projected encoder keys/values.</summary>
+    /// <summary>
+    /// Attention from decoder states (R,T,d) to projected encoder keys/values of R/beams sources: with a beam, row
+    /// r reads source r / beams, whose keys and values are then read once for all its beams.
+    /// </summary>
     public Tensor CrossAttend(Tensor x, Tensor memoryKeys, Tensor memoryValues, Tensor keepKeys)
     {
         var weight = inputProjection.weight.narrow(0, 0, modelSize);
         var bias = inputProjection.bias!.narrow(0, 0, modelSize);
         var q = SplitHeads(F.linear(x, weight, bias));
-        return Attend(q, memoryKeys, memoryValues, keepKeys, causal: false);
+        long rows = q.shape[0], sources = memoryKeys.shape[0];
+        if (rows == sources) return Attend(q, memoryKeys, memoryValues, keepKeys, causal: false);
+        // Each source's beams become more query positions of that source (cross-attention has no causal mask).
+        long beams = rows / sources, length = q.shape[2], headSize = q.shape[3];
+        var folded = q.view(sources, beams, heads, length, headSize).permute(0, 2, 1, 3, 4).reshape(sources, heads, beams * length, headSize);
+        var context = F.scaled_dot_product_attention(folded, memoryKeys, memoryValues, keepKeys, training ? dropout : 0.0);
+        var unfolded = context.view(sources, heads, beams, length, headSize).permute(0, 2, 3, 1, 4).reshape(rows, length, modelSize);
+        return outputProjection.forward(unfolded);
+    }
+
+    /// <summary>softmax(q·kᵀ/√dh) of the decoder states x against projected encoder keys, averaged over heads: (B,T,S).</summary>
+    public Tensor AttentionWeights(Tensor x, Tensor memoryKeys, Tensor keepKeys)
+    {
+        var weight = inputProjection.weight.narrow(0, 0, modelSize);
+        var bias = inputProjection.bias!.narrow(0, 0, modelSize);
+        var q = SplitHeads(F.linear(x, weight, bias));
+        var scores = q.matmul(memoryKeys.transpose(-2, -1)) / Math.Sqrt(modelSize / heads);
+        return F.softmax(scores.masked_fill(keepKeys.logical_not(), double.NegativeInfinity), -1).mean([1]);
     }
 
     private Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keepKeys, bool causal)

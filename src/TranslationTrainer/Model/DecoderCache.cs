@@ -2,38 +2,60 @@ using static TorchSharp.torch;
 
 namespace TranslationTrainer.Model;
 
-/// <summary>One decoder layer's self-attention keys and values for the prefix decoded so far, (B,H,t,dh).</summary>
+/// <summary>
+/// One decoder layer's self-attention keys and values for the prefix decoded so far, (B,H,t,dh). They live in
+/// buffers with room for more positions (doubled when full), so a step writes one position in place instead of
+/// copying the whole prefix into a new tensor.
+/// </summary>
 public sealed class LayerCache : IDisposable
 {
-    public Tensor? Keys { get; private set; }
-    public Tensor? Values { get; private set; }
+    private const int InitialCapacity = 16;
+    private Tensor? keyBuffer, valueBuffer;
 
-    /// <summary>Adds the newest position; the cache owns its tensors, outside any dispose scope.</summary>
+    /// <summary>Positions cached so far.</summary>
+    public int Count { get; private set; }
+    /// <summary>Views of the filled part of the buffers; valid until the next Append or Reorder.</summary>
+    public Tensor? Keys => keyBuffer?.narrow(2, 0, Count);
+    public Tensor? Values => valueBuffer?.narrow(2, 0, Count);
+
+    /// <summary>Adds the newest position (B,H,1,dh); the cache owns its buffers, outside any dispose scope.</summary>
     public void Append(Tensor keys, Tensor values)
     {
-        var newKeys = Keys is null ? keys.contiguous() : cat([Keys, keys], 2);
-        var newValues = Values is null ? values.contiguous() : cat([Values, values], 2);
-        Replace(newKeys, newValues);
+        if (keyBuffer is null || Count == keyBuffer.shape[2])
+        {
+            long capacity = keyBuffer is null ? InitialCapacity : 2 * keyBuffer.shape[2];
+            Replace(Grow(keyBuffer, keys, capacity), Grow(valueBuffer, values, capacity));
+        }
+        keyBuffer!.narrow(2, Count, 1).copy_(keys);
+        valueBuffer!.narrow(2, Count, 1).copy_(values);
+        Count++;
+    }
+
+    private Tensor Grow(Tensor? buffer, Tensor like, long capacity)
+    {
+        var grown = empty([like.shape[0], like.shape[1], capacity, like.shape[3]], dtype: like.dtype, device: like.device);
+        if (buffer is not null) grown.narrow(2, 0, Count).copy_(buffer.narrow(2, 0, Count));
+        return grown;
     }
 
     public void Reorder(Tensor index)
     {
-        if (Keys is null || Values is null) return;
-        Replace(Keys.index_select(0, index), Values.index_select(0, index));
+        if (keyBuffer is null || valueBuffer is null) return;
+        Replace(keyBuffer.index_select(0, index), valueBuffer.index_select(0, index));
     }
 
     private void Replace(Tensor keys, Tensor values)
     {
-        Keys?.Dispose();
-        Values?.Dispose();
-        Keys = keys.DetachFromDisposeScope();
-        Values = values.DetachFromDisposeScope();
+        keyBuffer?.Dispose();
+        valueBuffer?.Dispose();
+        keyBuffer = keys.DetachFromDisposeScope();
+        valueBuffer = values.DetachFromDisposeScope();
     }
 
     public void Dispose()
     {
-        Keys?.Dispose();
-        Values?.Dispose();
+        keyBuffer?.Dispose();
+        valueBuffer?.Dispose();
     }
 }
 
@@ -59,16 +81,21 @@ public sealed class DecoderCache : IDisposable
         SourceKeep = sourceKeep.DetachFromDisposeScope();
     }
 
-    /// <summary>Keeps rows `index` (a long tensor) in that order, in every cached tensor.</summary>
-    public void Reorder(Tensor index)
+    /// <summary>
+    /// Keeps hypothesis rows `rows` (a long tensor) in that order, and encoder rows `sources` when sentences leave
+    /// (null: the sources are unchanged, as when beams are re-ranked). With a beam, the encoder side has one row
+    /// per sentence and hypothesis row r reads sentence r / beam (see MultiHeadAttention.CrossAttend).
+    /// </summary>
+    public void Reorder(Tensor rows, Tensor? sources)
     {
-        foreach (var layer in Layers) layer.Reorder(index);
+        foreach (var layer in Layers) layer.Reorder(rows);
+        if (sources is null) return;
         for (int i = 0; i < MemoryKeys.Length; i++)
         {
-            MemoryKeys[i] = ReplaceRows(MemoryKeys[i], index);
-            MemoryValues[i] = ReplaceRows(MemoryValues[i], index);
+            MemoryKeys[i] = ReplaceRows(MemoryKeys[i], sources);
+            MemoryValues[i] = ReplaceRows(MemoryValues[i], sources);
         }
-        SourceKeep = ReplaceRows(SourceKeep, index);
+        SourceKeep = ReplaceRows(SourceKeep, sources);
     }
 
     private static Tensor ReplaceRows(Tensor old, Tensor index)

@@ -93,11 +93,29 @@ public sealed class Transformer : nn.Module
     }
 
     /// <summary>Teacher-forced decoding of a whole target prefix (B,T) → logits (B,T,V).</summary>
-    public Tensor Decode(Tensor targetInput, Tensor memory, Tensor sourceKeep)
+    public Tensor Decode(Tensor targetInput, Tensor memory, Tensor sourceKeep) => Project(DecoderStates(targetInput, memory, sourceKeep));
+
+    /// <summary>The whole prefix (B,T) recomputed, but only the last position's logits (B,V): decoding without a cache.</summary>
+    public Tensor DecodeLast(Tensor targetInput, Tensor memory, Tensor sourceKeep) =>
+        Project(DecoderStates(targetInput, memory, sourceKeep).select(1, -1));
+
+    private Tensor DecoderStates(Tensor targetInput, Tensor memory, Tensor sourceKeep)
     {
         var x = Embed(targetEmbedding ?? sourceEmbedding, targetInput, 0);
         foreach (var layer in decoderLayers) x = layer.forward(x, memory, sourceKeep);
-        return Project(decoderNorm?.forward(x) ?? x);
+        return decoderNorm?.forward(x) ?? x;
+    }
+
+    /// <summary>
+    /// Teacher-forced pass over (B,T) that returns the last decoder layer's cross-attention weights, averaged over
+    /// heads, (B,T,S): where each target position looked in the source. Computed explicitly (SDPA does not return
+    /// weights), so only callers that want alignments pay for it.
+    /// </summary>
+    public Tensor LastCrossAttention(Tensor targetInput, Tensor memory, Tensor sourceKeep)
+    {
+        var x = Embed(targetEmbedding ?? sourceEmbedding, targetInput, 0);
+        for (int i = 0; i < decoderLayers.Count - 1; i++) x = decoderLayers[i].forward(x, memory, sourceKeep);
+        return decoderLayers[decoderLayers.Count - 1].CrossAttentionWeights(x, memory, sourceKeep);
     }
 
     public Tensor forward(Tensor source, Tensor targetInput)
@@ -220,6 +238,14 @@ public sealed class DecoderLayer : nn.Module
     {
         x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttendStep(h, cache));
         return Cross(x, memoryKeys, memoryValues, sourceKeep);
+    }
+
+    /// <summary>The cross-attention weights (B,T,S), averaged over heads, that forward would use.</summary>
+    public Tensor CrossAttentionWeights(Tensor x, Tensor memory, Tensor sourceKeep)
+    {
+        x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttend(h, null, causal: true));
+        var (keys, _) = crossAttention.ProjectMemory(memory);
+        return crossAttention.AttentionWeights(config.PreNorm ? crossAttentionNorm.forward(x) : x, keys, sourceKeep);
     }
 
     private Tensor Cross(Tensor x, Tensor memoryKeys, Tensor memoryValues, Tensor sourceKeep)

@@ -16,7 +16,7 @@ public class SearchTests
         using var inference = inference_mode();
         var model = TinyModels.Create();
         var source = TinyModels.RandomTokens(11, 3, 7);
-        var target = cat([full(3, 1, 2L), TinyModels.RandomTokens(12, 3, 6)], 1);
+        var target = cat([full(3, 1, 2L), TinyModels.RandomTokens(12, 3, 20)], 1); // longer than the cache's first buffer
         var (memory, keep) = model.Encode(source);
         var full_ = model.Decode(target, memory, keep);
         using var cache = model.StartDecoding(memory, keep);
@@ -129,4 +129,52 @@ public class SearchTests
             for (int i = 0; i < 3; i++) Assert.True(results[i][0].Tokens.Length <= i, $"beam {beam} sentence {i}");
         }
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void UncachedDecodingGivesTheSameResults(int beam)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = TinyModels.Create(seed: 4);
+        var source = cat([TinyModels.RandomTokens(20, 3, 7), cat([TinyModels.RandomTokens(21, 2, 4), zeros(2, 3, dtype: int64)], 1)], 0);
+        int[] maxLengths = [12, 3, 12, 8, 12];
+        var options = Greedy with { Beam = beam, NBest = beam };
+        var cached = Search.Decode(model, source, maxLengths, options);
+        var uncached = Search.Decode(model, source, maxLengths, options with { Uncached = true });
+        for (int i = 0; i < maxLengths.Length; i++)
+        {
+            Assert.Equal(cached[i].Select(h => h.Tokens), uncached[i].Select(h => h.Tokens));
+            Assert.Equal(cached[i][0].Score, uncached[i][0].Score, 3);
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1, 2)]
+    [InlineData(4, 2)]
+    [InlineData(3, 3)]
+    public void NoRepeatNgramKeepsEveryNgramOfThatSizeUnique(int beam, int n)
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        // An untrained model with few tokens repeats itself readily; long outputs make repeats likely.
+        var model = TinyModels.Create(seed: 6);
+        var source = TinyModels.RandomTokens(22, 6, 5);
+        var maxLengths = Enumerable.Repeat(16, 6).ToArray();
+        var options = Greedy with { Beam = beam, NBest = beam, MinLen = 12, MaxLenB = 16 };
+        var without = Search.Decode(model, source, maxLengths, options).SelectMany(r => r).ToList();
+        Assert.Contains(without, h => Ngrams(h.Tokens, n).Count() != Ngrams(h.Tokens, n).Distinct().Count());
+        var with = Search.Decode(model, source, maxLengths, options with { NoRepeatNgram = n }).SelectMany(r => r).ToList();
+        foreach (var hypothesis in with)
+        {
+            Assert.True(hypothesis.Tokens.Length >= 12);
+            var ngrams = Ngrams(hypothesis.Tokens, n).ToList();
+            Assert.Equal(ngrams.Count, ngrams.Distinct().Count());
+        }
+    }
+
+    private static IEnumerable<string> Ngrams(int[] tokens, int n) =>
+        Enumerable.Range(0, Math.Max(0, tokens.Length - n + 1)).Select(i => string.Join(' ', tokens.Skip(i).Take(n)));
 }

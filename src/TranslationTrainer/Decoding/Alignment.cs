@@ -1,0 +1,32 @@
+using static TorchSharp.torch;
+using Transformer = TranslationTrainer.Model.Transformer;
+
+namespace TranslationTrainer.Decoding;
+
+/// <summary>
+/// Subword alignments of finished translations: a second, teacher-forced decoder pass over each chosen hypothesis
+/// reads the last decoder layer's cross-attention (averaged over heads); target subword t is aligned to the source
+/// subword it attended to most when it was predicted. The source's &lt;/s&gt; and padding are never chosen.
+/// </summary>
+public static class Alignment
+{
+    private const int BosId = 2;
+
+    /// <summary>
+    /// source: the padded batch (B,S) that was decoded; sourceLengths[b]: real subwords of row b without &lt;/s&gt;;
+    /// targets[b]: the chosen hypothesis' tokens. Returns (target index, source index) pairs, one per target token.
+    /// </summary>
+    public static (int Target, int Source)[][] Compute(Transformer model, Tensor source, int[] sourceLengths, int[][] targets)
+    {
+        using var scope = NewDisposeScope();
+        var (memory, keep) = model.Encode(source);
+        var input = Data.Batching.Pad(targets.Select(t => (int[])[BosId, .. t]).ToArray(), source.device);
+        var weights = model.LastCrossAttention(input, memory, keep).cpu(); // (B, T+1, S)
+        return targets.Select((target, b) =>
+        {
+            if (target.Length == 0 || sourceLengths[b] == 0) return [];
+            var best = weights[b].narrow(0, 0, target.Length).narrow(1, 0, sourceLengths[b]).argmax(-1).data<long>().ToArray();
+            return best.Select((s, t) => (t, (int)s)).ToArray();
+        }).ToArray();
+    }
+}

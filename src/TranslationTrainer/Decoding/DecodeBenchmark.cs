@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using TorchSharp;
+using TranslationTrainer.Data;
+using TranslationTrainer.Model;
+using static TorchSharp.torch;
+using Transformer = TranslationTrainer.Model.Transformer;
+
+namespace TranslationTrainer.Decoding;
+
+/// <summary>One timed decoding run: sentences, output tokens (with &lt;/s&gt;) and seconds, plus where the time went.</summary>
+public sealed record DecodeMeasurement(int Sentences, long TargetTokens, double Seconds, IReadOnlyDictionary<string, double> Stages)
+{
+    public double SentencesPerSecond => Sentences / Seconds;
+    public double TokensPerSecond => TargetTokens / Seconds;
+}
+
+/// <summary>
+/// Decoding speed for `benchmark decode` (scripts/bench-decode): the PyTorch reference's shapes (64 random
+/// sentences of 30 tokens, exactly 30 greedy steps), and a real test set sorted into batches as `translate`
+/// does, with a trained model or a random one whose outputs are as long as their sources.
+/// </summary>
+public static class DecodeBenchmark
+{
+    /// <summary>The reference's greedy run: random weights of the benchmark shape, no early stop (median of 3).</summary>
+    public static DecodeMeasurement ReferenceShapes(Device device, bool cached, BenchmarkShapeForDecoding? shape = null)
+    {
+        shape ??= new BenchmarkShapeForDecoding();
+        manual_seed(0);
+        using var model = NewRandomModel(shape.Vocab, device);
+        using var source = randint(4, shape.Vocab, [shape.Sentences, shape.SourceLength], device: device);
+        // MinLen above the limit: </s> only at step Steps, so every sentence takes exactly Steps decoder steps.
+        var options = new DecodingOptions { Beam = 1, MinLen = int.MaxValue, Uncached = !cached };
+        var maxLengths = Enumerable.Repeat(shape.Steps, shape.Sentences).ToArray();
+        using var inference = inference_mode();
+        Search.Greedy(model, source.narrow(0, 0, 4), [.. maxLengths.Take(4)], options); // warm-up
+        // A few seconds at most: the median of three runs, as the machine may be shared.
+        return Enumerable.Range(0, 3).Select(_ => Time(() => Search.Greedy(model, source, maxLengths, options).Select(h => h[0]).ToArray()))
+            .OrderBy(m => m.Seconds).ElementAt(1);
+    }
+
+    public static Transformer NewRandomModel(int vocab, Device device)
+    {
+        var model = new Transformer(new ModelConfig(), vocab, vocab);
+        model.to(device);
+        model.eval();
+        return model;
+    }
+
+    /// <summary>
+    /// Source ids for a random-weight model without a vocabulary: words and punctuation hashed into the ordinary ids
+    /// (an 8k BPE gives ~1.2 subwords per word, so these batches are slightly shorter than real ones).
+    /// </summary>
+    public static int[] HashedIds(string line, int vocab) =>
+        Regex.Matches(line, @"\w+|[^\w\s]").Select(m => 4 + (int)(Fnv1a(m.Value) % (uint)(vocab - 4))).ToArray();
+
+    private static uint Fnv1a(string text)
+    {
+        uint hash = 2166136261;
+        foreach (char c in text) hash = (hash ^ c) * 16777619;
+        return hash;
+    }
+
+    /// <summary>
+    /// Decodes `sources` (ids without &lt;/s&gt;) as `translate` does: sorted by length, batches of options.BatchSize.
+    /// maxLength(sourceLength) bounds each output.
+    /// </summary>
+    public static DecodeMeasurement TestSet(Transformer model, IReadOnlyList<int[]> sources, DecodingOptions options, Func<int, int> maxLength, Device device)
+    {
+        var order = Enumerable.Range(0, sources.Count).Where(i => sources[i].Length > 0).OrderBy(i => sources[i].Length).ToArray();
+        using var inference = inference_mode();
+        return Time(() =>
+        {
+            var outputs = new List<Hypothesis>();
+            foreach (var batch in order.Chunk(options.BatchSize))
+            {
+                using var scope = NewDisposeScope();
+                var source = Batching.Pad(batch.Select(i => (int[])[.. sources[i], 3]).ToArray(), device);
+                var hypotheses = Search.Decode(model, source, batch.Select(i => maxLength(sources[i].Length)).ToArray(), options);
+                outputs.AddRange(hypotheses.Select(h => h[0]));
+            }
+            return outputs.ToArray();
+        });
+    }
+
+    private static DecodeMeasurement Time(Func<Hypothesis[]> decode)
+    {
+        DecodeProfile.Start();
+        var clock = Stopwatch.StartNew();
+        var outputs = decode();
+        double seconds = clock.Elapsed.TotalSeconds;
+        return new DecodeMeasurement(outputs.Length, outputs.Sum(h => (long)h.Tokens.Length + 1), seconds, DecodeProfile.Stop());
+    }
+
+    /// <summary>Peak resident memory of this process so far (VmHWM), in MB; 0 where /proc is not available.</summary>
+    public static double PeakRssMegabytes()
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return 0;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
+    }
+}
+
+/// <summary>The decoding shapes of shared/bench/pytorch_reference.py: --decode-sents 64, --src-len 30, --tgt-len 30.</summary>
+public sealed record BenchmarkShapeForDecoding(int Vocab = 8000, int Sentences = 64, int SourceLength = 30, int Steps = 30);

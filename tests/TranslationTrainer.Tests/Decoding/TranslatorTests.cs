@@ -1,0 +1,96 @@
+using TranslationTrainer.Decoding;
+using TranslationTrainer.Model;
+using TranslationTrainer.Text;
+using static TorchSharp.torch;
+
+namespace TranslationTrainer.Tests.Decoding;
+
+[Collection(TorchCollection.Name)]
+public class TranslatorTests
+{
+    private static readonly string FixtureDirectory = Path.Combine(AppContext.BaseDirectory, "Text", "Fixtures", "spm-bpe");
+
+    /// <summary>A random tiny model over the SentencePiece fixture's vocabulary: real text in, (nonsense) text out.</summary>
+    private static Translator NewTranslator(DecodingOptions options)
+    {
+        var vocab = VocabularyPair.Load(FixtureDirectory);
+        manual_seed(11);
+        var model = new Transformer(TinyModels.Config() with { MaxPositions = 128 }, vocab.Source.Size, vocab.Target.Size);
+        model.eval();
+        return new Translator(model, vocab, options, CPU);
+    }
+
+    private static List<string> Lines(int count) =>
+        File.ReadLines(Path.Combine(FixtureDirectory, "input.txt")).Take(count).ToList();
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void OutputsFollowTheInputOrderAndEmptyLinesStayEmpty(int beam)
+    {
+        var lines = Lines(9);
+        lines.Insert(3, "");
+        lines.Add("");
+        // Small batches, so sorting by length really regroups the lines.
+        var translator = NewTranslator(new DecodingOptions { Beam = beam, BatchSize = 3, MaxLenA = 0, MaxLenB = 8 });
+        var results = translator.TranslateAll(lines);
+        Assert.Equal(lines, results.Select(r => r.Source));
+        Assert.Equal("", results[3].Best);
+        Assert.Equal("", results[^1].Best);
+        Assert.Contains(results, r => r.Best.Length > 0);
+
+        var shuffled = Enumerable.Range(0, lines.Count).OrderBy(i => (i * 7) % lines.Count).ToArray();
+        var shuffledResults = translator.TranslateAll(shuffled.Select(i => lines[i]).ToList());
+        for (int j = 0; j < shuffled.Length; j++)
+        {
+            Assert.Equal(lines[shuffled[j]], shuffledResults[j].Source);
+            Assert.Equal(results[shuffled[j]].Best, shuffledResults[j].Best);
+        }
+    }
+
+    [Fact]
+    public void StreamingInChunksGivesTheSameOutputsInOrder()
+    {
+        var lines = Lines(7);
+        var translator = NewTranslator(new DecodingOptions { Beam = 1, BatchSize = 2, MaxLenA = 0, MaxLenB = 6 });
+        var whole = translator.TranslateAll(lines).Select(r => r.Best);
+        Assert.Equal(whole, translator.Translate(lines, chunkSize: 3).Select(r => r.Best));
+    }
+
+    [Fact]
+    public void AlignmentsHaveOnePairPerTargetSubwordWithinTheSource()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = TinyModels.Create(seed: 8);
+        var source = cat([TinyModels.RandomTokens(30, 2, 9), cat([TinyModels.RandomTokens(31, 2, 4), zeros(2, 5, dtype: int64)], 1)], 0);
+        source[.., -1] = tensor(3L); // </s> ends the full-length rows …
+        source[2, 4] = tensor(3L);
+        source[3, 4] = tensor(3L); // … and follows the 4 real subwords of the padded ones
+        int[] sourceLengths = [8, 8, 4, 4];
+        foreach (var beam in new[] { 1, 3 })
+        {
+            var hypotheses = Search.Decode(model, source, [12, 12, 12, 12], new DecodingOptions { Beam = beam, MinLen = 2, MaxLenA = 0, MaxLenB = 12 });
+            var targets = hypotheses.Select(h => h[0].Tokens).ToArray();
+            var alignments = Alignment.Compute(model, source, sourceLengths, targets);
+            for (int b = 0; b < 4; b++)
+            {
+                Assert.Equal(Enumerable.Range(0, targets[b].Length), alignments[b].Select(a => a.Target));
+                Assert.All(alignments[b], a => Assert.InRange(a.Source, 0, sourceLengths[b] - 1));
+            }
+        }
+    }
+
+    [Fact]
+    public void TranslatorAddsAlignmentsOnlyWhenAsked()
+    {
+        var lines = Lines(4);
+        lines.Add("");
+        var plain = NewTranslator(new DecodingOptions { Beam = 2, MaxLenA = 0, MaxLenB = 6 }).TranslateAll(lines);
+        Assert.All(plain, r => Assert.Null(r.Alignment));
+        var aligned = NewTranslator(new DecodingOptions { Beam = 2, MaxLenA = 0, MaxLenB = 6, Alignment = true }).TranslateAll(lines);
+        Assert.Equal(plain.Select(r => r.Best), aligned.Select(r => r.Best));
+        Assert.All(aligned.Take(4), r => Assert.NotEmpty(r.Alignment!));
+        Assert.Empty(aligned[^1].Alignment!);
+    }
+}
