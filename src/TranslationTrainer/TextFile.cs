@@ -104,10 +104,11 @@ public static class AtomicFile
             }
             File.Move(temp, full, overwrite: true);
         }
-        catch (UnauthorizedAccessException e)
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
+            // A full disk or a lost permission is the user's to fix: one line, and the old file is intact.
             File.Delete(temp);
-            throw new UserError($"{path}: cannot write ({e.Message})");
+            throw new UserError($"{path}: cannot write ({e.Message})", e);
         }
         catch
         {

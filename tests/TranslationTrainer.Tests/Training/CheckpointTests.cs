@@ -12,11 +12,12 @@ public class CheckpointTests
         var dir = Directory.CreateTempSubdirectory("tt-atomic").FullName;
         var path = Path.Combine(dir, "checkpoint_last.pt");
         File.WriteAllText(path, "previous");
-        Assert.Throws<IOException>(() => AtomicFile.Write(path, stream =>
+        var error = Assert.Throws<UserError>(() => AtomicFile.Write(path, stream =>
         {
             stream.Write("half of the new"u8);
             throw new IOException("No space left on device");
         }));
+        Assert.Equal($"{path}: cannot write (No space left on device)", error.Message);
         Assert.Equal("previous", File.ReadAllText(path));
         Assert.Equal([path], Directory.GetFiles(dir));
     }

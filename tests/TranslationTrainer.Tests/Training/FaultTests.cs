@@ -40,6 +40,7 @@ public class FaultTests
         while (!File.Exists(temp) && !child.HasExited && waited.Elapsed < TimeSpan.FromSeconds(120)) Thread.Sleep(20);
         if (!child.HasExited) Process.Start("kill", ["-TERM", child.Id.ToString()])!.WaitForExit();
         Assert.True(child.WaitForExit(60_000), "translate did not stop after SIGTERM");
+        child.WaitForExit(); // drains the redirected output, which a timed wait does not
 
         // Either the signal came in time (exit 143, no file) or translation had finished (exit 0, every line).
         if (child.ExitCode == 143) Assert.False(File.Exists(output), "a partial output file was left");
@@ -60,6 +61,7 @@ public class FaultTests
         var error = new StringBuilder();
         using var child = StartCli(ReliabilityTests.Train(run), error);
         Assert.True(child.WaitForExit(120_000));
+        child.WaitForExit(); // drains the redirected output, which a timed wait does not
         Assert.Equal(1, child.ExitCode);
         var lines = error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Single(lines);
