@@ -23,15 +23,7 @@ public class CheckpointAveragingTests
         return path;
     }
 
-    /// <summary>Models whose parameters a test still reads: a collected module's finalizer frees its tensors.</summary>
-    private static readonly List<Transformer> KeptAlive = [];
 
-    private static Dictionary<string, Tensor> Parameters(string path)
-    {
-        var model = Checkpoint.LoadModel(path, CPU).Model;
-        lock (KeptAlive) KeptAlive.Add(model);
-        return model.state_dict();
-    }
 
     [Fact]
     public void TheAverageOfTwoCheckpointsIsTheirMeanForEveryParameter()
@@ -42,7 +34,7 @@ public class CheckpointAveragingTests
 
         var header = CheckpointAveraging.Average([second, first], output);
 
-        var (p1, p2, average) = (Parameters(first), Parameters(second), Parameters(output));
+        var (p1, p2, average) = (TinyRun.Parameters(first), TinyRun.Parameters(second), TinyRun.Parameters(output));
         Assert.Equal(p1.Keys, average.Keys);
         Assert.Contains(p1.Keys, name => !p1[name].allclose(p2[name]));
         foreach (var (name, value) in average)

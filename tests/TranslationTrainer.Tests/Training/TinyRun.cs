@@ -50,6 +50,16 @@ internal static class TinyRun
         using (runLock) return Trainer.Run(prepared, runDir, resume, Logger.None, cancel);
     }
 
+    private static readonly List<TranslationTrainer.Model.Transformer> KeptAlive = [];
+
+    /// <summary>A checkpoint's parameters by name; the model is kept alive, as its finalizer would free them.</summary>
+    public static Dictionary<string, TorchSharp.torch.Tensor> Parameters(string checkpoint)
+    {
+        var (_, model) = Checkpoint.LoadModel(checkpoint, TorchSharp.torch.CPU);
+        lock (KeptAlive) KeptAlive.Add(model);
+        return model.state_dict();
+    }
+
     private static string Create()
     {
         var dir = Path.Combine(Path.GetTempPath(), "tt-training-tests", Guid.NewGuid().ToString("N"));

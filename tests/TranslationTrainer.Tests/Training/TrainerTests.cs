@@ -20,8 +20,8 @@ public class TrainerTests
         var resumed = TinyRun.Train(config, split);
 
         Assert.Equal(12, resumed.Updates);
-        var expected = Parameters(Path.Combine(straight, RunDirectory.LastCheckpoint));
-        var actual = Parameters(Path.Combine(split, RunDirectory.LastCheckpoint));
+        var expected = TinyRun.Parameters(Path.Combine(straight, RunDirectory.LastCheckpoint));
+        var actual = TinyRun.Parameters(Path.Combine(split, RunDirectory.LastCheckpoint));
         Assert.Equal(expected.Keys, actual.Keys);
         foreach (var (name, value) in expected)
             Assert.True(value.eq(actual[name]).all().item<bool>(), $"{name} differs after resume");
@@ -98,16 +98,7 @@ public class TrainerTests
         Assert.False(Directory.Exists(runDir));
     }
 
-    private static readonly List<Transformer> KeptAlive = [];
 
-    private static Dictionary<string, Tensor> Parameters(string checkpoint)
-    {
-        var header = Checkpoint.ReadHeader(checkpoint);
-        var model = new Transformer(header.Model, header.SourceVocabSize, header.TargetVocabSize);
-        Checkpoint.LoadInto(checkpoint, model, optimizer: null);
-        lock (KeptAlive) KeptAlive.Add(model); // a collected module's finalizer frees its tensors
-        return model.state_dict();
-    }
 
     private static List<string> MetricsWithoutTimings(string runDir) =>
         MetricsFile.Read(Path.Combine(runDir, RunDirectory.Metrics)).Select(m =>
