@@ -33,6 +33,8 @@ public sealed class Trainer
     private readonly OptimizerHelper optimizer;
     private readonly Parameter[] parameters;
     private TrainingProgress progress = new();
+    /// <summary>Set by a validation that beat the best score; the next save copies checkpoint_best.</summary>
+    private bool bestImproved;
 
     /// <summary>Trains in a run directory prepared by RunSetup.Prepare, resuming from checkpoint_last when asked.</summary>
     public static TrainResult Run(TrainConfig config, string runDir, bool resume, ILogger log, CancellationToken cancel) =>
@@ -207,8 +209,6 @@ public sealed class Trainer
         metrics.Write(record);
         return loss;
     }
-
-    private bool bestImproved;
 
     /// <summary>Greedy translations of the validation set, detokenized and scored as `eval` scores them.</summary>
     private (double Bleu, double Chrf) TranslateAndScoreValidation()
