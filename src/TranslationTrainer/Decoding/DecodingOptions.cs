@@ -8,7 +8,7 @@ public sealed record DecodingOptions
     /// <summary>Sentences per batch (sorted by length first).</summary>
     public int BatchSize { get; init; } = 64;
     /// <summary>α of the length penalty; 0 ranks by plain log-probability.</summary>
-    public double LengthPenalty { get; init; } = 0.6;
+    public double LengthPenalty { get; init; } = 1.0; // Sockeye's default; tuned on valid it beat 0.6 (docs/experiments.md)
     /// <summary>gnmt: score / ((5+|y|)/6)^α (Sockeye, OpenNMT); simple: score / |y|^α (fairseq, Marian).</summary>
     public string LengthPenaltyStyle { get; init; } = "gnmt";
     /// <summary>At most MaxLenA·|x| + MaxLenB target tokens.</summary>
