@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using TranslationTrainer.Training;
 using static TorchSharp.torch;
-using Transformer = TranslationTrainer.Model.Transformer;
 
 namespace TranslationTrainer.Tests.Training;
 

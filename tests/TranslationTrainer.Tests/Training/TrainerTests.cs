@@ -1,8 +1,6 @@
 using System.Text.Json.Nodes;
 using TranslationTrainer.Data;
 using TranslationTrainer.Training;
-using static TorchSharp.torch;
-using Transformer = TranslationTrainer.Model.Transformer;
 
 namespace TranslationTrainer.Tests.Training;
 
