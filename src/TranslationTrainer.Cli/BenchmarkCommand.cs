@@ -16,17 +16,21 @@ public static class BenchmarkCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads (0 = all cores)", DefaultValueFactory = _ => 2 };
         var device = new Option<string>("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var steps = new Option<int>("--steps") { Description = "timed updates", DefaultValueFactory = _ => 20 };
-        var train = new Command("train", "Time training updates of the benchmark model (d 256, 4 heads, ffn 1024, 3+3 layers, vocab 8000, batch 64×30).") { threads, device, steps };
+        var precision = new Option<string>("--precision") { Description = "fp32, bf16 or auto", DefaultValueFactory = _ => "fp32" };
+        var train = new Command("train", "Time training updates of the benchmark model (d 256, 4 heads, ffn 1024, 3+3 layers, vocab 8000, batch 64×30).") { threads, device, steps, precision };
         train.SetAction(parse => context.Guard(() =>
         {
             TorchRuntime.SetThreads(parse.GetValue(threads));
-            var result = TrainBenchmark.Run(new ModelConfig(), new BenchmarkShape(Steps: parse.GetValue(steps)), TorchRuntime.ResolveDevice(parse.GetValue(device)!));
+            var dev = TorchRuntime.ResolveDevice(parse.GetValue(device)!);
+            var mode = Precision.Resolve(parse.GetValue(precision)!, dev);
+            var result = TrainBenchmark.Run(new ModelConfig(), new BenchmarkShape(Steps: parse.GetValue(steps)), dev, mode);
             context.Out.WriteLine(new JsonObject
             {
-                ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["params"] = result.Parameters,
+                ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["precision"] = mode.Name, ["params"] = result.Parameters,
                 ["train_step_s"] = Math.Round(result.StepSeconds, 4), ["train_tgt_tok_per_s"] = Math.Round(result.TargetTokensPerSecond, 1),
                 ["train_model_gflops"] = Math.Round(result.ModelGflops, 2), ["matmul_peak_gflops"] = Math.Round(result.MatmulPeakGflops, 1),
                 ["mfu"] = Math.Round(result.Mfu, 3),
+                ["stages_s"] = new JsonObject(result.StageSeconds.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)Math.Round(p.Value, 4)))),
             }.ToJsonString());
             return 0;
         }));
@@ -46,18 +50,20 @@ public static class BenchmarkCommand
         var batchSize = new Option<int>("--batch-size") { Description = "sentences per batch", DefaultValueFactory = _ => new DecodingOptions().BatchSize };
         var skipReferenceShapes = new Option<bool>("--skip-reference-shapes") { Description = "only the test-set runs" };
         var referenceShapesOnly = new Option<bool>("--reference-shapes-only") { Description = "only the runs on the reference's shapes" };
+        var precision = new Option<string>("--precision") { Description = "fp32, bf16 or auto", DefaultValueFactory = _ => "fp32" };
         var command = new Command("decode", "Time greedy and beam decoding, cached and uncached: on the PyTorch reference's shapes (64×30 random tokens, 30 steps) and on a test set.")
-            { threads, device, checkpoint, vocab, input, uncachedLines, beam, batchSize, skipReferenceShapes, referenceShapesOnly };
+            { threads, device, checkpoint, vocab, input, uncachedLines, beam, batchSize, skipReferenceShapes, referenceShapesOnly, precision };
         command.SetAction(parse => context.Guard(() =>
         {
             TorchRuntime.SetThreads(parse.GetValue(threads));
             var dev = TorchRuntime.ResolveDevice(parse.GetValue(device)!);
+            var mode = Precision.Resolve(parse.GetValue(precision)!, dev);
             var inputPath = parse.GetValue(input)!;
             TextFile.RequireFile(inputPath, "--input");
             var lines = TextFile.ReadLines(inputPath).ToList();
             int subset = Math.Min(lines.Count, parse.GetValue(uncachedLines));
             if (subset < 1) throw new UserError("--nocache-lines must be at least 1");
-            var result = new JsonObject { ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads) };
+            var result = new JsonObject { ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["precision"] = mode.Name };
             void Report(string name, DecodeMeasurement m)
             {
                 result[$"{name}_sent_per_s"] = Math.Round(m.SentencesPerSecond, 2);
@@ -69,11 +75,11 @@ public static class BenchmarkCommand
 
             if (!parse.GetValue(skipReferenceShapes))
             {
-                var cachedGreedy = DecodeBenchmark.ReferenceShapes(dev, cached: true);
+                var cachedGreedy = DecodeBenchmark.ReferenceShapes(dev, mode, cached: true);
                 Report("ref_shapes_greedy", cachedGreedy);
                 // The reference times its decoder loop only (the encoder runs before its clock starts): the same region.
                 result["ref_shapes_greedy_decode_only_sent_per_s"] = Math.Round(cachedGreedy.Sentences / (cachedGreedy.Seconds - cachedGreedy.Stages.GetValueOrDefault("encode")), 2);
-                Report("ref_shapes_greedy_nocache", DecodeBenchmark.ReferenceShapes(dev, cached: false));
+                Report("ref_shapes_greedy_nocache", DecodeBenchmark.ReferenceShapes(dev, mode, cached: false));
             }
 
             if (parse.GetValue(referenceShapesOnly))
@@ -88,7 +94,7 @@ public static class BenchmarkCommand
             var options = new DecodingOptions { BatchSize = parse.GetValue(batchSize) };
             if (parse.GetValue(checkpoint) is { } path)
             {
-                var (loaded, vocabulary) = ModelLoader.Load(path, parse.GetValue(vocab), dev);
+                var (loaded, vocabulary) = ModelLoader.Load(path, parse.GetValue(vocab), dev, mode);
                 model = loaded;
                 model.eval();
                 sources = lines.Select(l => vocabulary.Source.Encode(l)).ToArray();
@@ -99,6 +105,7 @@ public static class BenchmarkCommand
             {
                 manual_seed(0);
                 model = DecodeBenchmark.NewRandomModel(8000, dev);
+                model.CastForInference(mode);
                 sources = lines.Select(l => DecodeBenchmark.HashedIds(l, 8000)).ToArray();
                 options = options with { MinLen = int.MaxValue }; // every output exactly as long as its source
                 maxLength = length => Math.Max(1, length);

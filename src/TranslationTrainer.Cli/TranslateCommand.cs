@@ -24,11 +24,12 @@ public static class TranslateCommand
         public Option<bool> AllowUnk { get; } = new("--allow-unk") { Description = "let the model output <unk>" };
         public Option<string> Device { get; } = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
         public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+        public Option<string> Precision { get; } = new("--precision") { Description = "fp32, bf16 (weights cast to bfloat16 once; needs AVX512_BF16/AMX or a GPU) or auto", DefaultValueFactory = _ => "fp32" };
         public Option<string?> Vocab { get; } = new("--vocab") { Description = "vocabulary directory (default: the run directory's copy)" };
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, NoRepeatNgram, AllowUnk, Device, Threads, Vocab })
+            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, NoRepeatNgram, AllowUnk, Device, Threads, Precision, Vocab })
                 command.Options.Add(option);
         }
 
@@ -49,7 +50,8 @@ public static class TranslateCommand
         {
             TorchRuntime.SetThreads(parse.GetValue(Threads));
             var device = TorchRuntime.ResolveDevice(parse.GetValue(Device)!);
-            var (model, vocab) = ModelLoader.Load(checkpoint, parse.GetValue(Vocab), device);
+            var precision = Model.Precision.Resolve(parse.GetValue(Precision)!, device);
+            var (model, vocab) = ModelLoader.Load(checkpoint, parse.GetValue(Vocab), device, precision);
             return new Translator(model, vocab, options, device, message => warnings.WriteLine($"warning: {message}"));
         }
     }

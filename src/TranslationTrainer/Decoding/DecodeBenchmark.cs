@@ -23,11 +23,12 @@ public sealed record DecodeMeasurement(int Sentences, long TargetTokens, double 
 public static class DecodeBenchmark
 {
     /// <summary>The reference's greedy run: random weights of the benchmark shape, no early stop (median of 3).</summary>
-    public static DecodeMeasurement ReferenceShapes(Device device, bool cached, BenchmarkShapeForDecoding? shape = null)
+    public static DecodeMeasurement ReferenceShapes(Device device, Precision precision, bool cached, BenchmarkShapeForDecoding? shape = null)
     {
         shape ??= new BenchmarkShapeForDecoding();
         manual_seed(0);
         using var model = NewRandomModel(shape.Vocab, device);
+        model.CastForInference(precision);
         using var source = randint(4, shape.Vocab, [shape.Sentences, shape.SourceLength], device: device);
         // MinLen above the limit: </s> only at step Steps, so every sentence takes exactly Steps decoder steps.
         var options = new DecodingOptions { Beam = 1, MinLen = int.MaxValue, Uncached = !cached };

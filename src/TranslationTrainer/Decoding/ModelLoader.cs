@@ -1,3 +1,4 @@
+using TranslationTrainer.Model;
 using TranslationTrainer.Text;
 using TranslationTrainer.Training;
 using static TorchSharp.torch;
@@ -10,8 +11,9 @@ public static class ModelLoader
     /// <summary>
     /// Loads a checkpoint (a file, or a run directory meaning its best checkpoint) and its vocabulary:
     /// the given one, else the run directory's copy. A vocabulary other than the training one is refused.
+    /// With bf16 the weights are cast once here; the checkpoint itself is always float32.
     /// </summary>
-    public static (Transformer Model, VocabularyPair Vocab) Load(string checkpoint, string? vocabDirectory, Device device)
+    public static (Transformer Model, VocabularyPair Vocab) Load(string checkpoint, string? vocabDirectory, Device device, Precision? precision = null)
     {
         var path = Checkpoint.ResolvePath(checkpoint);
         vocabDirectory ??= Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, RunDirectory.Vocab);
@@ -20,6 +22,7 @@ public static class ModelLoader
         if (header.VocabFingerprint != vocab.Fingerprint)
             throw new UserError($"--vocab {vocabDirectory} is not the vocabulary {path} was trained with");
         var (_, model) = Checkpoint.LoadModel(path, device);
+        model.CastForInference(precision ?? Precision.Float32);
         return (model, vocab);
     }
 }

@@ -16,9 +16,11 @@ public sealed class MultiHeadAttention : nn.Module
     private readonly Linear outputProjection;
     private readonly int modelSize, heads;
     private readonly double dropout;
+    private readonly Func<Precision> precision;
 
-    public MultiHeadAttention(string name, int modelSize, int heads, double dropout) : base(name)
+    public MultiHeadAttention(string name, int modelSize, int heads, double dropout, Func<Precision> precision) : base(name)
     {
+        this.precision = precision;
         this.modelSize = modelSize;
         this.heads = heads;
         this.dropout = dropout;
@@ -34,14 +36,14 @@ public sealed class MultiHeadAttention : nn.Module
     /// <summary>Self-attention over a whole sequence. keepKeys (B,1,1,S) is true where a key is real.</summary>
     public Tensor SelfAttend(Tensor x, Tensor? keepKeys, bool causal)
     {
-        var (q, k, v) = SplitQueryKeyValue(inputProjection.forward(x));
+        var (q, k, v) = SplitQueryKeyValue(precision().Linear(x, inputProjection.weight, inputProjection.bias));
         return Attend(q, k, v, keepKeys, causal);
     }
 
     /// <summary>Self-attention for the newest position only, appending its key and value to the cache.</summary>
     public Tensor SelfAttendStep(Tensor x, LayerCache cache)
     {
-        var (q, k, v) = SplitQueryKeyValue(inputProjection.forward(x));
+        var (q, k, v) = SplitQueryKeyValue(precision().Linear(x, inputProjection.weight, inputProjection.bias));
         cache.Append(k, v);
         return Attend(q, cache.Keys!, cache.Values!, keepKeys: null, causal: false);
     }
@@ -51,7 +53,7 @@ public sealed class MultiHeadAttention : nn.Module
     {
         var weight = inputProjection.weight.narrow(0, modelSize, 2 * modelSize);
         var bias = inputProjection.bias!.narrow(0, modelSize, 2 * modelSize);
-        var kv = F.linear(memory, weight, bias);
+        var kv = precision().Linear(memory, weight, bias);
         var (batch, length) = (memory.shape[0], memory.shape[1]);
         var split = kv.view(batch, length, 2, heads, modelSize / heads).permute(2, 0, 3, 1, 4);
         return (split[0], split[1]);
@@ -65,7 +67,7 @@ public sealed class MultiHeadAttention : nn.Module
     {
         var weight = inputProjection.weight.narrow(0, 0, modelSize);
         var bias = inputProjection.bias!.narrow(0, 0, modelSize);
-        var q = SplitHeads(F.linear(x, weight, bias));
+        var q = SplitHeads(precision().Linear(x, weight, bias));
         long rows = q.shape[0], sources = memoryKeys.shape[0];
         if (rows == sources) return Attend(q, memoryKeys, memoryValues, keepKeys, causal: false);
         // Each source's beams become more query positions of that source (cross-attention has no causal mask).
@@ -73,7 +75,7 @@ public sealed class MultiHeadAttention : nn.Module
         var folded = q.view(sources, beams, heads, length, headSize).permute(0, 2, 1, 3, 4).reshape(sources, heads, beams * length, headSize);
         var context = F.scaled_dot_product_attention(folded, memoryKeys, memoryValues, keepKeys, training ? dropout : 0.0);
         var unfolded = context.view(sources, heads, beams, length, headSize).permute(0, 2, 3, 1, 4).reshape(rows, length, modelSize);
-        return outputProjection.forward(unfolded);
+        return precision().Linear(unfolded, outputProjection.weight, outputProjection.bias);
     }
 
     /// <summary>softmax(q·kᵀ/√dh) of the decoder states x against projected encoder keys, averaged over heads: (B,T,S).</summary>
@@ -81,8 +83,8 @@ public sealed class MultiHeadAttention : nn.Module
     {
         var weight = inputProjection.weight.narrow(0, 0, modelSize);
         var bias = inputProjection.bias!.narrow(0, 0, modelSize);
-        var q = SplitHeads(F.linear(x, weight, bias));
-        var scores = q.matmul(memoryKeys.transpose(-2, -1)) / Math.Sqrt(modelSize / heads);
+        var q = SplitHeads(precision().Linear(x, weight, bias));
+        var scores = q.matmul(memoryKeys.transpose(-2, -1)).to(float32) / Math.Sqrt(modelSize / heads);
         return F.softmax(scores.masked_fill(keepKeys.logical_not(), double.NegativeInfinity), -1).mean([1]);
     }
 
@@ -91,7 +93,7 @@ public sealed class MultiHeadAttention : nn.Module
         var p = training ? dropout : 0.0;
         var context = F.scaled_dot_product_attention(q, k, v, keepKeys, p, is_casual: causal);
         var (batch, length) = (context.shape[0], context.shape[2]);
-        return outputProjection.forward(context.transpose(1, 2).reshape(batch, length, modelSize));
+        return precision().Linear(context.transpose(1, 2).reshape(batch, length, modelSize), outputProjection.weight, outputProjection.bias);
     }
 
     private (Tensor, Tensor, Tensor) SplitQueryKeyValue(Tensor qkv)

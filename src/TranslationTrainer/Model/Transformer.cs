@@ -25,6 +25,9 @@ public sealed class Transformer : nn.Module
     private readonly LayerNorm? encoderNorm, decoderNorm; // pre-norm stacks end with a LayerNorm
     private readonly double embeddingScale;
 
+    /// <summary>The type matrix multiplies run in; parameters stay float32 unless CastForInference was called.</summary>
+    public Precision Precision { get; set; } = Precision.Float32;
+
     public Transformer(ModelConfig config, int sourceVocabSize, int targetVocabSize) : base("transformer")
     {
         config.Validate();
@@ -40,8 +43,8 @@ public sealed class Transformer : nn.Module
         targetEmbedding = config.TieEmbeddings == "all" ? null : NewEmbedding(targetVocabSize, d);
         outputProjection = config.TieEmbeddings == "none" ? nn.Linear(d, targetVocabSize, hasBias: false) : null;
         if (outputProjection is not null) nn.init.normal_(outputProjection.weight, 0, Math.Pow(d, -0.5));
-        encoderLayers = nn.ModuleList(Enumerable.Range(0, config.EncoderLayers).Select(i => new EncoderLayer($"encoder{i}", config)).ToArray());
-        decoderLayers = nn.ModuleList(Enumerable.Range(0, config.DecoderLayers).Select(i => new DecoderLayer($"decoder{i}", config)).ToArray());
+        encoderLayers = nn.ModuleList(Enumerable.Range(0, config.EncoderLayers).Select(i => new EncoderLayer($"encoder{i}", config, () => Precision)).ToArray());
+        decoderLayers = nn.ModuleList(Enumerable.Range(0, config.DecoderLayers).Select(i => new DecoderLayer($"decoder{i}", config, () => Precision)).ToArray());
         if (config.PreNorm)
         {
             encoderNorm = nn.LayerNorm(d);
@@ -79,7 +82,9 @@ public sealed class Transformer : nn.Module
         long length = tokens.shape[1];
         if (firstPosition + length > Config.MaxPositions)
             throw new UserError($"sequence of {firstPosition + length} tokens exceeds --max-positions {Config.MaxPositions}");
-        var x = embedding.forward(tokens) * embeddingScale + get_buffer("positions")!.narrow(0, firstPosition, length);
+        var embedded = embedding.forward(tokens) * embeddingScale;
+        // The table stays float32 (Module.to leaves non-persistent buffers alone); a bf16 model reads it cast.
+        var x = embedded + get_buffer("positions")!.narrow(0, firstPosition, length).to(embedded.dtype);
         return F.dropout(x, Config.Dropout, training);
     }
 
@@ -141,8 +146,19 @@ public sealed class Transformer : nn.Module
         return Project(decoderNorm?.forward(x) ?? x).squeeze(1);
     }
 
+    /// <summary>Logits in float32 whatever the precision: log-softmax and the loss need its accuracy.</summary>
     private Tensor Project(Tensor x) =>
-        outputProjection?.forward(x) ?? F.linear(x, (targetEmbedding ?? sourceEmbedding).weight!);
+        Precision.Linear(x, outputProjection?.weight ?? (targetEmbedding ?? sourceEmbedding).weight!).to(float32);
+
+    /// <summary>
+    /// For decoding only: with bf16, casts every parameter (and the positions) to bfloat16 once, so steps copy no
+    /// weights and the cache is bfloat16 too. A cast model is never trained or saved: checkpoints stay float32.
+    /// </summary>
+    public void CastForInference(Precision precision)
+    {
+        Precision = precision;
+        if (precision.IsBFloat16) this.to(bfloat16);
+    }
 }
 
 /// <summary>Residual + LayerNorm around a sublayer, in pre-norm or post-norm order.</summary>
@@ -159,9 +175,12 @@ public sealed class FeedForward : nn.Module
     private readonly Linear inner, outer;
     private readonly ModelConfig config;
 
-    public FeedForward(string name, ModelConfig config) : base(name)
+    private readonly Func<Precision> precision;
+
+    public FeedForward(string name, ModelConfig config, Func<Precision> precision) : base(name)
     {
         this.config = config;
+        this.precision = precision;
         inner = nn.Linear(config.DModel, config.FfnSize);
         outer = nn.Linear(config.FfnSize, config.DModel);
         RegisterComponents();
@@ -174,9 +193,9 @@ public sealed class FeedForward : nn.Module
 
     public Tensor forward(Tensor x)
     {
-        var h = inner.forward(x);
+        var h = precision().Linear(x, inner.weight, inner.bias);
         h = config.Activation == "gelu" ? F.gelu(h) : F.relu(h);
-        return outer.forward(F.dropout(h, config.ActivationDropout, training));
+        return precision().Linear(F.dropout(h, config.ActivationDropout, training), outer.weight, outer.bias);
     }
 }
 
@@ -187,11 +206,11 @@ public sealed class EncoderLayer : nn.Module
     private readonly LayerNorm selfAttentionNorm, feedForwardNorm;
     private readonly ModelConfig config;
 
-    public EncoderLayer(string name, ModelConfig config) : base(name)
+    public EncoderLayer(string name, ModelConfig config, Func<Precision> precision) : base(name)
     {
         this.config = config;
-        selfAttention = new MultiHeadAttention("self_attention", config.DModel, config.Heads, config.AttentionDropout);
-        feedForward = new FeedForward("feed_forward", config);
+        selfAttention = new MultiHeadAttention("self_attention", config.DModel, config.Heads, config.AttentionDropout, precision);
+        feedForward = new FeedForward("feed_forward", config, precision);
         selfAttentionNorm = nn.LayerNorm(config.DModel);
         feedForwardNorm = nn.LayerNorm(config.DModel);
         RegisterComponents();
@@ -211,12 +230,12 @@ public sealed class DecoderLayer : nn.Module
     private readonly LayerNorm selfAttentionNorm, crossAttentionNorm, feedForwardNorm;
     private readonly ModelConfig config;
 
-    public DecoderLayer(string name, ModelConfig config) : base(name)
+    public DecoderLayer(string name, ModelConfig config, Func<Precision> precision) : base(name)
     {
         this.config = config;
-        selfAttention = new MultiHeadAttention("self_attention", config.DModel, config.Heads, config.AttentionDropout);
-        crossAttention = new MultiHeadAttention("cross_attention", config.DModel, config.Heads, config.AttentionDropout);
-        feedForward = new FeedForward("feed_forward", config);
+        selfAttention = new MultiHeadAttention("self_attention", config.DModel, config.Heads, config.AttentionDropout, precision);
+        crossAttention = new MultiHeadAttention("cross_attention", config.DModel, config.Heads, config.AttentionDropout, precision);
+        feedForward = new FeedForward("feed_forward", config, precision);
         selfAttentionNorm = nn.LayerNorm(config.DModel);
         crossAttentionNorm = nn.LayerNorm(config.DModel);
         feedForwardNorm = nn.LayerNorm(config.DModel);

@@ -26,7 +26,8 @@ public static class RunSetup
     public static (TrainConfig Config, bool Resume, RunLock Lock) Prepare(TrainConfig config, string runDir, bool force, ILogger log)
     {
         if (File.Exists(runDir)) throw new UserError($"--run-dir {runDir}: is a file, expected a directory");
-        Model.TorchRuntime.ResolveDevice(config.Device); // --device cuda without a GPU fails here, before anything is written
+        // --device cuda without a GPU, or bf16 without hardware for it, fails here, before anything is written.
+        Model.Precision.Resolve(config.Precision, Model.TorchRuntime.ResolveDevice(config.Device));
         var configPath = Path.Combine(runDir, RunDirectory.Config);
         bool resume = File.Exists(Path.Combine(runDir, RunDirectory.LastCheckpoint)) && File.Exists(configPath);
         if (resume)

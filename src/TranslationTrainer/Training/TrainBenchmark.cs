@@ -9,7 +9,8 @@ namespace TranslationTrainer.Training;
 /// <summary>Shapes of a synthetic benchmark: the same as shared/bench/pytorch_reference.py's defaults.</summary>
 public sealed record BenchmarkShape(int Vocab = 8000, int Batch = 64, int SourceLength = 30, int TargetLength = 30, int Steps = 20, int Warmup = 3);
 
-public sealed record TrainBenchmarkResult(long Parameters, double StepSeconds, double TargetTokensPerSecond, double ModelGflops, double MatmulPeakGflops)
+public sealed record TrainBenchmarkResult(long Parameters, double StepSeconds, double TargetTokensPerSecond, double ModelGflops, double MatmulPeakGflops,
+    IReadOnlyDictionary<string, double> StageSeconds)
 {
     public double Mfu => ModelGflops / MatmulPeakGflops;
 }
@@ -21,11 +22,12 @@ public sealed record TrainBenchmarkResult(long Parameters, double StepSeconds, d
 /// </summary>
 public static class TrainBenchmark
 {
-    public static TrainBenchmarkResult Run(ModelConfig modelConfig, BenchmarkShape shape, Device device)
+    public static TrainBenchmarkResult Run(ModelConfig modelConfig, BenchmarkShape shape, Device device, Precision precision)
     {
         manual_seed(0);
         using var model = new Transformer(modelConfig, shape.Vocab, shape.Vocab);
         model.to(device);
+        model.Precision = precision;
         model.train();
         var parameters = model.parameters().ToArray();
         using var optimizer = optim.Adam(parameters, 5e-4, 0.9, 0.98, 1e-9);
@@ -34,25 +36,41 @@ public static class TrainBenchmark
         using var targetInput = target[.., ..^1];
         using var targetOutput = target[.., 1..];
 
+        // Per-stage times (CPU ops are synchronous, so a stopwatch between stages is exact there; on CUDA it is not).
+        var stages = new Dictionary<string, double> { ["forward"] = 0, ["loss"] = 0, ["backward"] = 0, ["clip+adam"] = 0 };
+        var stageClock = new Stopwatch();
+        void Lap(string stage)
+        {
+            stages[stage] += stageClock.Elapsed.TotalSeconds;
+            stageClock.Restart();
+        }
         void Step()
         {
             using var scope = NewDisposeScope();
+            stageClock.Restart();
             optimizer.zero_grad();
-            var loss = Loss.SummedCrossEntropy(model.forward(source, targetInput), targetOutput, 0.1, Transformer.PadId) / (shape.Batch * shape.TargetLength);
+            var logits = model.forward(source, targetInput);
+            Lap("forward");
+            var loss = Loss.SummedCrossEntropy(logits, targetOutput, 0.1, Transformer.PadId) / (shape.Batch * shape.TargetLength);
+            Lap("loss");
             loss.backward();
+            Lap("backward");
             nn.utils.clip_grad_norm_(parameters, 1.0);
             optimizer.step();
+            Lap("clip+adam");
         }
 
         for (int i = 0; i < shape.Warmup; i++) Step();
+        foreach (var stage in stages.Keys) stages[stage] = 0;
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < shape.Steps; i++) Step();
         double stepSeconds = clock.Elapsed.TotalSeconds / shape.Steps;
+        foreach (var stage in stages.Keys) stages[stage] /= shape.Steps;
         long parameterCount = parameters.Sum(p => p.numel());
         double tokensPerSecond = shape.Batch * shape.TargetLength / stepSeconds;
         // ~6 FLOPs per parameter per target token (source as long as target), as the reference counts.
         double gflops = 6.0 * parameterCount * tokensPerSecond / 1e9;
-        return new TrainBenchmarkResult(parameterCount, stepSeconds, tokensPerSecond, gflops, MatmulPeakGflops(device));
+        return new TrainBenchmarkResult(parameterCount, stepSeconds, tokensPerSecond, gflops, MatmulPeakGflops(device), stages);
     }
 
     /// <summary>The best float32 matrix-multiply rate libtorch reaches here (n = 1024 and 2048).</summary>

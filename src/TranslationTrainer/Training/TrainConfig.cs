@@ -53,6 +53,8 @@ public sealed record TrainConfig
     [Description("seed for initialisation, dropout and data order")] public int Seed { get; init; } = 1;
     [Resumable, Description("CPU threads (0 = all cores)")] public int Threads { get; init; }
     [Resumable, Description("auto, cpu or cuda")] public string Device { get; init; } = "auto";
+    [Resumable, Description("fp32; bf16 (bfloat16 matrix multiplies, float32 weights: needs a CPU with AVX512_BF16/AMX or a GPU); or auto (bf16 where supported)")]
+    public string Precision { get; init; } = "fp32";
 
     public void Validate()
     {
@@ -75,6 +77,7 @@ public sealed record TrainConfig
         Require(LogEvery > 0, "--log-every must be positive");
         Require(Threads >= 0, "--threads must not be negative");
         Require(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'");
+        Require(Precision is "fp32" or "bf16" or "auto", $"--precision must be fp32, bf16 or auto, got '{Precision}'");
     }
 
     private static void Require(bool condition, string message)

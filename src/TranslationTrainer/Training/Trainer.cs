@@ -66,6 +66,7 @@ public sealed class Trainer
         manual_seed(config.Seed);
         model = new Transformer(config.Model, vocab.Source.Size, vocab.Target.Size);
         model.to(device);
+        model.Precision = Precision.Resolve(config.Precision, device);
         parameters = model.parameters().ToArray();
         optimizer = config.Optimizer == "adamw"
             ? optim.AdamW(parameters, config.LearningRate, config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay)
@@ -79,8 +80,8 @@ public sealed class Trainer
             progress = header.Progress;
             log.Information("Resuming {RunDir} at update {Update}, epoch {Epoch}, batch {Batch}", runDir, progress.Update, progress.Epoch, progress.NextBatch);
         }
-        log.Information("Model: {Parameters:N0} parameters, {Config}; device {Device}, {Threads} threads",
-            parameters.Sum(p => p.numel()), config.Model, device.type, get_num_threads());
+        log.Information("Model: {Parameters:N0} parameters, {Config}; device {Device}, {Threads} threads, precision {Precision} (bf16 hardware: {Bf16})",
+            parameters.Sum(p => p.numel()), config.Model, device.type, get_num_threads(), model.Precision, Precision.BFloat16Supported(device) ? "yes" : "no");
     }
 
     private TrainResult Train(CancellationToken cancel)

@@ -1,0 +1,128 @@
+using TranslationTrainer.Data;
+using TranslationTrainer.Decoding;
+using TranslationTrainer.Model;
+using TranslationTrainer.Tests.Training;
+using TranslationTrainer.Training;
+using static TorchSharp.torch;
+
+namespace TranslationTrainer.Tests.Model;
+
+/// <summary>
+/// bf16 mixed precision: the same model within bfloat16's accuracy. Model-level tests set the policy directly, so
+/// they run on any CPU (libtorch emulates bf16 where the hardware lacks it); `train --precision bf16` is refused there.
+/// </summary>
+[Collection(TorchCollection.Name)]
+public class PrecisionTests
+{
+    [Fact]
+    public void Bf16LogitsMatchFp32WithinBfloat16Accuracy()
+    {
+        using var scope = NewDisposeScope();
+        var model = TinyModels.Create(seed: 4);
+        var source = TinyModels.RandomTokens(1, 3, 9);
+        var target = TinyModels.RandomTokens(2, 3, 7);
+        var exact = model.forward(source, target);
+        model.Precision = Precision.BFloat16;
+        var mixed = model.forward(source, target);
+
+        Assert.Equal(ScalarType.Float32, mixed.dtype);
+        double scale = exact.abs().max().item<float>();
+        double worst = (mixed - exact).abs().max().item<float>();
+        // bfloat16 keeps 8 significant bits (relative error 2^-9 per rounding); a few roundings deep stays within 3%.
+        Assert.True(worst < 0.03 * scale, $"largest difference {worst} for logits up to {scale}");
+        Assert.True(worst > 0, "bf16 changed nothing: the policy is not applied");
+    }
+
+    [Fact]
+    public void Bf16TrainingKeepsFloat32WeightsAndGradientsAndLearns()
+    {
+        using var scope = NewDisposeScope();
+        var model = TinyModels.Create(seed: 21);
+        model.Precision = Precision.BFloat16;
+        var (sources, targets) = Memorize(model, pairs: 8);
+
+        Assert.All(model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
+        Assert.All(model.parameters(), p => Assert.Equal(ScalarType.Float32, p.grad!.dtype));
+        model.eval();
+        using var inference = inference_mode();
+        var outputs = Search.Greedy(model, sources, Enumerable.Repeat(10, 8).ToArray(), new DecodingOptions { Beam = 1 });
+        for (int i = 0; i < 8; i++) Assert.Equal(targets[i], outputs[i][0].Tokens);
+    }
+
+    [Fact]
+    public void AModelCastToBf16ForDecodingTranslatesLikeFp32()
+    {
+        using var scope = NewDisposeScope();
+        var model = TinyModels.Create(seed: 21);
+        var (sources, _) = Memorize(model, pairs: 16);
+        model.eval();
+        using var inference = inference_mode();
+        var maxLengths = Enumerable.Repeat(10, 16).ToArray();
+        var fp32 = Search.Greedy(model, sources, maxLengths, new DecodingOptions { Beam = 1 }).Select(h => h[0].Tokens).ToArray();
+        model.CastForInference(Precision.BFloat16);
+        Assert.All(model.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
+        var bf16 = Search.Greedy(model, sources, maxLengths, new DecodingOptions { Beam = 1 }).Select(h => h[0].Tokens).ToArray();
+        int same = Enumerable.Range(0, 16).Count(i => fp32[i].SequenceEqual(bf16[i]));
+        Assert.True(same >= 14, $"only {same} of 16 greedy outputs agree");
+    }
+
+    [Fact]
+    public void Bf16AndFp32RunsFromOneSeedEndWithCloseValidationLosses()
+    {
+        var fp32 = TinyRun.Train(TinyRun.Config() with { MaxUpdates = 30 }, TinyRun.NewRunDirectory());
+        var bf16Dir = TinyRun.NewRunDirectory();
+        if (!Precision.BFloat16Supported(CPU))
+        {
+            // This CPU cannot run bf16 fast: training must refuse it in one line rather than crawl.
+            var error = Assert.Throws<UserError>(() => TinyRun.Train(TinyRun.Config() with { Precision = "bf16" }, bf16Dir));
+            Assert.Contains("AVX512_BF16", error.Message);
+            return;
+        }
+        var bf16 = TinyRun.Train(TinyRun.Config() with { MaxUpdates = 30, Precision = "bf16" }, bf16Dir);
+        double relative = Math.Abs(bf16.ValidLoss!.Value - fp32.ValidLoss!.Value) / fp32.ValidLoss.Value;
+        Assert.True(relative < 0.02, $"valid loss fp32 {fp32.ValidLoss} vs bf16 {bf16.ValidLoss}");
+        Assert.NotEqual(fp32.ValidLoss, bf16.ValidLoss);
+        // Checkpoints stay float32 whatever the precision, so a run can switch precision on resume.
+        Assert.All(TinyRun.Parameters(Path.Combine(bf16Dir, RunDirectory.LastCheckpoint)).Values, p => Assert.Equal(ScalarType.Float32, p.dtype));
+        var resumed = TinyRun.Train(TinyRun.Config() with { MaxUpdates = 33, Precision = "fp32" }, bf16Dir);
+        Assert.Equal(33, resumed.Updates);
+    }
+
+    [Fact]
+    public void Bf16IsRefusedOnACpuWithoutBf16InstructionsAndAutoFallsBackToFp32()
+    {
+        var plainCpu = new HashSet<string> { "avx2", "avx512f" };
+        var error = Assert.Throws<UserError>(() => Precision.Resolve("bf16", CPU, plainCpu));
+        Assert.StartsWith("--precision bf16:", error.Message);
+        Assert.Same(Precision.Float32, Precision.Resolve("auto", CPU, plainCpu));
+        Assert.Same(Precision.BFloat16, Precision.Resolve("auto", CPU, new HashSet<string> { "avx512_bf16" }));
+        Assert.Same(Precision.BFloat16, Precision.Resolve("bf16", CPU, new HashSet<string> { "amx_bf16" }));
+        Assert.Contains("fp32, bf16 or auto", Assert.Throws<UserError>(() => Precision.Resolve("fp16", CPU)).Message);
+    }
+
+    /// <summary>Trains the model until it reproduces `pairs` random pairs; returns the padded sources and target tokens.</summary>
+    private static (Tensor Sources, int[][] Targets) Memorize(Transformer model, int pairs)
+    {
+        var generator = new Generator(5);
+        var sources = Enumerable.Range(0, pairs).Select(i => randint(4, TinyModels.Vocab, [3 + i % 4], generator: generator).data<long>().Select(x => (int)x).ToArray()).ToArray();
+        var targets = Enumerable.Range(0, pairs).Select(i => randint(4, TinyModels.Vocab, [2 + (i * 3) % 5], generator: generator).data<long>().Select(x => (int)x).ToArray()).ToArray();
+        var source = Batching.Pad(sources, CPU);
+        var targetInput = Batching.Pad(targets.Select(t => (int[])[2, .. t]).ToArray(), CPU);
+        var targetOutput = Batching.Pad(targets.Select(t => (int[])[.. t, 3]).ToArray(), CPU);
+        int tokens = targets.Sum(t => t.Length + 1);
+        var optimizer = optim.Adam(model.parameters(), 3e-3, 0.9, 0.98, 1e-9);
+        model.train();
+        double loss = double.MaxValue;
+        for (int update = 0; update < 400 && loss > 0.01; update++)
+        {
+            using var step = NewDisposeScope();
+            optimizer.zero_grad();
+            var batchLoss = Loss.SummedCrossEntropy(model.forward(source, targetInput), targetOutput, 0.0, 0) / tokens;
+            batchLoss.backward();
+            optimizer.step();
+            loss = batchLoss.item<float>();
+        }
+        Assert.True(loss < 0.05, $"loss stayed at {loss}");
+        return (source.DetachFromDisposeScope(), targets);
+    }
+}
