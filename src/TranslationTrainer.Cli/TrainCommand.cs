@@ -24,10 +24,13 @@ public static class TrainCommand
             using var consoleLog = RunLog.Create(null);
             var (trainConfig, resume, runLock) = RunSetup.Prepare(requested, dir, parse.GetValue(force), consoleLog);
             using var heldLock = runLock;
+            // On a terminal a live status line sits under the log lines (the console log goes through it);
+            // redirected output gets the log lines only.
+            using var statusLine = context.Error == Console.Error && !Console.IsErrorRedirected ? StatusLine.Attach() : null;
             using var log = RunLog.Create(Path.Combine(dir, RunDirectory.Log));
             using var signals = new SignalCancellation();
             var token = cancellation ?? signals.Token;
-            var result = Trainer.Run(trainConfig, dir, resume, log, token);
+            var result = Trainer.Run(trainConfig, dir, resume, log, token, statusLine is null ? null : statusLine.Show);
             if (!result.Interrupted) return 0;
             context.Error.WriteLine($"interrupted at update {result.Updates}; resume with: translation-trainer train --run-dir {dir}");
             return signals.ExitCode;

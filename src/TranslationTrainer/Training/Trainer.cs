@@ -15,6 +15,9 @@ namespace TranslationTrainer.Training;
 
 public sealed record TrainResult(long Updates, int Epoch, string StopReason, bool Interrupted, double? ValidLoss);
 
+/// <summary>What a live progress display shows after each update; Eta is null without --max-updates or --max-time.</summary>
+public sealed record TrainingStatus(long Update, int Epoch, double Loss, double LearningRate, double TokensPerSecond, TimeSpan Elapsed, TimeSpan? Eta);
+
 /// <summary>
 /// The training loop: one dispose scope per update, dropout reseeded from (seed, update) and data order
 /// a function of (seed, epoch), so a run resumed from checkpoint_last continues bit for bit.
@@ -37,8 +40,9 @@ public sealed class Trainer
     private bool bestImproved;
 
     /// <summary>Trains in a run directory prepared by RunSetup.Prepare, resuming from checkpoint_last when asked.</summary>
-    public static TrainResult Run(TrainConfig config, string runDir, bool resume, ILogger log, CancellationToken cancel) =>
-        new Trainer(config, runDir, log, resume).Train(cancel);
+    /// <summary>status, when given, is called after every update (the CLI draws it on a terminal).</summary>
+    public static TrainResult Run(TrainConfig config, string runDir, bool resume, ILogger log, CancellationToken cancel, Action<TrainingStatus>? status = null) =>
+        new Trainer(config, runDir, log, resume).Train(cancel, status);
 
     private Trainer(TrainConfig config, string runDir, ILogger log, bool resume)
     {
@@ -84,7 +88,7 @@ public sealed class Trainer
             parameters.Sum(p => p.numel()), config.Model, device.type, get_num_threads(), model.Precision, Precision.BFloat16Supported(device) ? "yes" : "no");
     }
 
-    private TrainResult Train(CancellationToken cancel)
+    private TrainResult Train(CancellationToken cancel, Action<TrainingStatus>? status)
     {
         using var metrics = new MetricsFile(Path.Combine(runDir, RunDirectory.Metrics), progress.Update,
             config.Tensorboard ? Path.Combine(runDir, RunDirectory.TensorBoard) : null);
@@ -92,6 +96,7 @@ public sealed class Trainer
         double startElapsed = progress.ElapsedSeconds;
         double Elapsed() => startElapsed + clock.Elapsed.TotalSeconds;
         var window = new LogWindow(progress.LossSinceLog, progress.UpdatesSinceLog, Elapsed());
+        var live = new LiveRate(progress.Update);
         double? validLoss = null;
         // A resumed run may already be done (e.g. killed after its last save): it does no further update.
         if (StopReason(Elapsed(), epochDone: progress.NextBatch == 0 && progress.Update > 0) is { } alreadyDone)
@@ -115,7 +120,9 @@ public sealed class Trainer
                     NextBatch = epochDone ? 0 : b + config.UpdateFreq,
                     ElapsedSeconds = Elapsed(),
                 };
-                window.Add(loss, group.Sum(batch => batch.Sum(i => train.Target[i].Length + 1)));
+                int targetTokens = group.Sum(batch => batch.Sum(i => train.Target[i].Length + 1));
+                window.Add(loss, targetTokens);
+                if (status is not null) status(live.Add(progress, loss, targetTokens, Schedule.LearningRate(config, progress.Update), Elapsed(), Eta));
                 if (progress.Update % config.LogEvery == 0) window = LogProgress(window, metrics, Elapsed());
 
                 string? stop = StopReason(Elapsed(), epochDone);
@@ -274,11 +281,7 @@ public sealed class Trainer
         double seconds = Math.Max(1e-9, elapsed - window.StartSeconds);
         double loss = window.LossSum / Math.Max(1, window.Updates), tokensPerSecond = window.Tokens / seconds;
         double lr = Schedule.LearningRate(config, progress.Update);
-        double secondsPerUpdate = seconds / Math.Max(1, window.Updates);
-        var eta = new List<double>();
-        if (config.MaxUpdates > 0) eta.Add((config.MaxUpdates - progress.Update) * secondsPerUpdate);
-        if (config.MaxTime > 0) eta.Add(config.MaxTime * 60 - elapsed);
-        string etaText = eta.Count == 0 ? "?" : TimeSpan.FromSeconds(Math.Max(0, eta.Min())).ToString(@"hh\:mm\:ss");
+        string etaText = Eta(seconds / Math.Max(1, window.Updates), elapsed)?.ToString(@"hh\:mm\:ss") ?? "?";
         // Resident memory is logged so that a long run shows whether it stays flat (it does with tcmalloc).
         double rssMb = Environment.WorkingSet / 1048576.0;
         log.Information("update {Update} | epoch {Epoch} | loss {Loss:F3} | lr {Lr:E2} | {TokensPerSecond:F0} tgt tok/s | RSS {Rss:F0} MB | elapsed {Elapsed} | ETA {Eta}",
@@ -289,6 +292,36 @@ public sealed class Trainer
             ["tgt_tok_per_s"] = Math.Round(tokensPerSecond, 1), ["elapsed_s"] = Math.Round(elapsed, 2), ["rss_mb"] = Math.Round(rssMb, 1),
         });
         return new LogWindow(0, 0, elapsed);
+    }
+
+    /// <summary>Time left until the first of --max-updates and --max-time; null when neither is set.</summary>
+    private TimeSpan? Eta(double secondsPerUpdate, double elapsed)
+    {
+        var left = new List<double>();
+        if (config.MaxUpdates > 0) left.Add((config.MaxUpdates - progress.Update) * secondsPerUpdate);
+        if (config.MaxTime > 0) left.Add(config.MaxTime * 60 - elapsed);
+        return left.Count == 0 ? null : TimeSpan.FromSeconds(Math.Max(0, left.Min()));
+    }
+
+    /// <summary>Smoothed loss and speed for the live display (exponential moving averages, so it moves calmly).</summary>
+    private sealed class LiveRate(long firstUpdate)
+    {
+        private double loss = double.NaN, tokensPerSecond, lastElapsed = double.NaN, secondsPerUpdate;
+
+        public TrainingStatus Add(TrainingProgress progress, double updateLoss, int tokens, double lr, double elapsed, Func<double, double, TimeSpan?> eta)
+        {
+            loss = double.IsNaN(loss) ? updateLoss : 0.95 * loss + 0.05 * updateLoss;
+            if (!double.IsNaN(lastElapsed))
+            {
+                double seconds = Math.Max(1e-9, elapsed - lastElapsed);
+                bool first = progress.Update <= firstUpdate + 2;
+                secondsPerUpdate = first ? seconds : 0.95 * secondsPerUpdate + 0.05 * seconds;
+                tokensPerSecond = first ? tokens / seconds : 0.95 * tokensPerSecond + 0.05 * tokens / seconds;
+            }
+            lastElapsed = elapsed;
+            return new TrainingStatus(progress.Update, progress.Epoch, loss, lr, tokensPerSecond, TimeSpan.FromSeconds(elapsed),
+                secondsPerUpdate > 0 ? eta(secondsPerUpdate, elapsed) : null);
+        }
     }
 
     /// <summary>Loss and tokens since the last progress line; carried in checkpoints so resumed lines match.</summary>

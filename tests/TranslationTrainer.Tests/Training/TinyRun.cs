@@ -44,10 +44,10 @@ internal static class TinyRun
         Seed = 3,
     };
 
-    public static TrainResult Train(TrainConfig config, string runDir, CancellationToken cancel = default)
+    public static TrainResult Train(TrainConfig config, string runDir, CancellationToken cancel = default, Action<TrainingStatus>? status = null)
     {
         var (prepared, resume, runLock) = RunSetup.Prepare(config, runDir, force: false, Logger.None);
-        using (runLock) return Trainer.Run(prepared, runDir, resume, Logger.None, cancel);
+        using (runLock) return Trainer.Run(prepared, runDir, resume, Logger.None, cancel, status);
     }
 
     private static readonly List<TranslationTrainer.Model.Transformer> KeptAlive = [];
