@@ -79,13 +79,16 @@ public sealed class MultiHeadAttention : nn.Module
     }
 
     /// <summary>softmax(q·kᵀ/√dh) of the decoder states x against projected encoder keys, averaged over heads: (B,T,S).</summary>
-    public Tensor AttentionWeights(Tensor x, Tensor memoryKeys, Tensor keepKeys)
+    public Tensor AttentionWeights(Tensor x, Tensor memoryKeys, Tensor keepKeys) => AttentionWeightsPerHead(x, memoryKeys, keepKeys).mean([1]);
+
+    /// <summary>The same weights before averaging, one map per head: (B,H,T,S).</summary>
+    public Tensor AttentionWeightsPerHead(Tensor x, Tensor memoryKeys, Tensor keepKeys)
     {
         var weight = inputProjection.weight.narrow(0, 0, modelSize);
         var bias = inputProjection.bias!.narrow(0, 0, modelSize);
         var q = SplitHeads(precision().Linear(x, weight, bias));
         var scores = q.matmul(memoryKeys.transpose(-2, -1)).to(float32) / Math.Sqrt(modelSize / heads);
-        return F.softmax(scores.masked_fill(keepKeys.logical_not(), double.NegativeInfinity), -1).mean([1]);
+        return F.softmax(scores.masked_fill(keepKeys.logical_not(), double.NegativeInfinity), -1);
     }
 
     private Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keepKeys, bool causal)

@@ -116,7 +116,11 @@ public sealed class Transformer : nn.Module
     /// heads, (B,T,S): where each target position looked in the source. Computed explicitly (SDPA does not return
     /// weights), so only callers that want alignments pay for it.
     /// </summary>
-    public Tensor LastCrossAttention(Tensor targetInput, Tensor memory, Tensor sourceKeep)
+    public Tensor LastCrossAttention(Tensor targetInput, Tensor memory, Tensor sourceKeep) =>
+        LastCrossAttentionPerHead(targetInput, memory, sourceKeep).mean([1]);
+
+    /// <summary>The same pass, one map per head of the last decoder layer: (B,H,T,S), for heat maps.</summary>
+    public Tensor LastCrossAttentionPerHead(Tensor targetInput, Tensor memory, Tensor sourceKeep)
     {
         var x = Embed(targetEmbedding ?? sourceEmbedding, targetInput, 0);
         for (int i = 0; i < decoderLayers.Count - 1; i++) x = decoderLayers[i].forward(x, memory, sourceKeep);
@@ -259,12 +263,12 @@ public sealed class DecoderLayer : nn.Module
         return Cross(x, memoryKeys, memoryValues, sourceKeep);
     }
 
-    /// <summary>The cross-attention weights (B,T,S), averaged over heads, that forward would use.</summary>
+    /// <summary>The cross-attention weights (B,H,T,S), one map per head, that forward would use.</summary>
     public Tensor CrossAttentionWeights(Tensor x, Tensor memory, Tensor sourceKeep)
     {
         x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttend(h, null, causal: true));
         var (keys, _) = crossAttention.ProjectMemory(memory);
-        return crossAttention.AttentionWeights(config.PreNorm ? crossAttentionNorm.forward(x) : x, keys, sourceKeep);
+        return crossAttention.AttentionWeightsPerHead(config.PreNorm ? crossAttentionNorm.forward(x) : x, keys, sourceKeep);
     }
 
     private Tensor Cross(Tensor x, Tensor memoryKeys, Tensor memoryValues, Tensor sourceKeep)
