@@ -22,6 +22,8 @@ public sealed record DecodingOptions
     public int NoRepeatNgram { get; init; }
     /// <summary>Also compute subword alignments from the last decoder layer's cross-attention (an extra pass).</summary>
     public bool Alignment { get; init; }
+    /// <summary>Also keep the last decoder layer's cross-attention, every head, for heat maps (an extra pass).</summary>
+    public bool AttentionMaps { get; init; }
     /// <summary>Re-run the decoder over the whole prefix each step instead of using the key/value cache:
     /// the same results, much slower; for `benchmark decode` and tests only.</summary>
     public bool Uncached { get; init; }

@@ -7,10 +7,13 @@ namespace TranslationTrainer.Decoding;
 
 /// <summary>
 /// One input line's translation: the n-best outputs as text with their scores, and, when asked for, the best
-/// output's subword alignment: (target subword index, source subword index) pairs, one per target subword.
+/// output's subword alignment: (target subword index, source subword index) pairs, one per target subword,
+/// and its cross-attention maps.
 /// </summary>
 public sealed record TranslationResult(string Source, IReadOnlyList<(string Text, double Score)> NBest, IReadOnlyList<(int Target, int Source)>? Alignment = null)
 {
+    public AttentionMap? Attention { get; init; }
+
     public string Best => NBest.Count == 0 ? "" : NBest[0].Text;
 }
 
@@ -51,7 +54,8 @@ public sealed class Translator(Transformer model, VocabularyPair vocab, Decoding
                 ids = ids[..limit];
             }
             encoded[i] = [.. ids, Vocabulary.EosId];
-            if (ids.Length == 0) results[i] = new TranslationResult(lines[i], [("", 0.0)], options.Alignment ? [] : null);
+            if (ids.Length == 0)
+                results[i] = new TranslationResult(lines[i], [("", 0.0)], options.Alignment ? [] : null) { Attention = options.AttentionMaps ? AttentionMap.Empty : null };
         }
         var order = Enumerable.Range(0, lines.Count).Where(i => results[i] is null).OrderBy(i => encoded[i].Length).ToArray();
         using var inference = inference_mode();
@@ -65,8 +69,12 @@ public sealed class Translator(Transformer model, VocabularyPair vocab, Decoding
             var alignments = options.Alignment
                 ? Alignment.Compute(model, source, batch.Select(i => encoded[i].Length - 1).ToArray(), hypotheses.Select(h => h[0].Tokens).ToArray())
                 : null;
+            var attention = options.AttentionMaps
+                ? AttentionMap.Compute(model, vocab, source, batch.Select(i => encoded[i]).ToArray(), hypotheses.Select(h => h[0].Tokens).ToArray())
+                : null;
             for (int b = 0; b < batch.Length; b++)
-                results[batch[b]] = new TranslationResult(lines[batch[b]], hypotheses[b].Select(h => (vocab.Target.Decode(h.Tokens), h.Score)).ToList(), alignments?[b]);
+                results[batch[b]] = new TranslationResult(lines[batch[b]], hypotheses[b].Select(h => (vocab.Target.Decode(h.Tokens), h.Score)).ToList(), alignments?[b])
+                    { Attention = attention?[b] };
         }
         return [.. results];
     }
