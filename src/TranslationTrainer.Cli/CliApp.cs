@@ -17,6 +17,7 @@ public static class CliApp
             EvalCommand.Create(context),
             AverageCommand.Create(context),
             PlotCommand.Create(context),
+            ReportCommand.Create(context),
             BenchmarkCommand.Create(context),
         };
         // Signals are handled by the commands that have work to save (train), not by a forced exit.
