@@ -64,20 +64,23 @@ public static class TranslateCommand
         var nbest = new Option<int>("--nbest") { Description = "output the N best translations per line (with --output-format json)", DefaultValueFactory = _ => 1 };
         var format = new Option<string>("--output-format") { Description = "text (one translation per line) or json (one object per line with n-best and scores)", DefaultValueFactory = _ => "text" };
         var alignment = new Option<bool>("--alignment") { Description = "with --output-format json: add \"alignment\": [[target, source], ...], subword indices (without </s>) from the last decoder layer's cross-attention" };
+        var attentionPng = new Option<string?>("--attention-png") { Description = "write DIR/NNNN.png per input line (1-based): a heat map of the last decoder layer's cross-attention, averaged over heads" };
         var buffer = new Option<int>("--buffer-size") { Description = "lines read before decoding a chunk (default: 1 on an interactive terminal, else 2000)", DefaultValueFactory = _ => 0 };
         var decoding = new DecodingOptionSet();
-        var command = new Command("translate", "Translate a file or stdin with a trained model.") { checkpoint, input, output, nbest, format, alignment, buffer };
+        var command = new Command("translate", "Translate a file or stdin with a trained model.") { checkpoint, input, output, nbest, format, alignment, attentionPng, buffer };
         decoding.AddTo(command);
         command.SetAction(parse => context.Guard(() =>
         {
             var outputFormat = parse.GetValue(format)!;
             if (outputFormat is not ("text" or "json")) throw new UserError($"--output-format must be text or json, got '{outputFormat}'");
             if (parse.GetValue(alignment) && outputFormat != "json") throw new UserError("--alignment needs --output-format json");
-            var options = decoding.Read(parse, parse.GetValue(nbest)) with { Alignment = parse.GetValue(alignment) };
+            var pngDirectory = parse.GetValue(attentionPng);
+            var options = decoding.Read(parse, parse.GetValue(nbest)) with { Alignment = parse.GetValue(alignment), AttentionMaps = pngDirectory is not null };
             string inputPath = parse.GetValue(input)!, outputPath = parse.GetValue(output)!;
             if (inputPath != "-") TextFile.RequireFile(inputPath, "input file");
             if (outputPath != "-" && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(outputPath))))
                 throw new UserError($"--output {outputPath}: directory does not exist");
+            if (pngDirectory is not null) AttentionPngs.Prepare(pngDirectory);
             var translator = decoding.CreateTranslator(parse, parse.GetValue(checkpoint)!, options, context.Error);
 
             bool interactive = inputPath == "-" && context.In == Console.In && !Console.IsInputRedirected;
@@ -87,7 +90,9 @@ public static class TranslateCommand
             using var signals = outputPath == "-" ? null : new SignalCancellation();
             var token = signals?.Token ?? CancellationToken.None;
             var lines = Cancellable(inputPath == "-" ? ReadAll(context.In) : TextFile.ReadLines(inputPath), token);
-            var formatted = Cancellable(translator.Translate(lines, chunk).Select(r => outputFormat == "json" ? Json(r) : r.Best), token);
+            var results = translator.Translate(lines, chunk);
+            if (pngDirectory is not null) results = AttentionPngs.WriteEach(results, pngDirectory);
+            var formatted = Cancellable(results.Select(r => outputFormat == "json" ? Json(r) : r.Best), token);
             try
             {
                 if (outputPath == "-")
