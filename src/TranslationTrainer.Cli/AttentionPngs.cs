@@ -22,8 +22,8 @@ public static class AttentionPngs
         {
             line++;
             var map = result.Attention!;
-            var png = AttentionHeatmap.Png(map.Average(), map.SourceTokens, map.TargetTokens,
-                $"Line {line}: average of {map.Heads.Count} heads, last decoder layer");
+            var title = map.Heads.Count == 0 ? $"Line {line}" : $"Line {line}: average of {map.Heads.Count} heads, last decoder layer";
+            var png = AttentionHeatmap.Png(map.Average(), map.SourceTokens, map.TargetTokens, title);
             AtomicFile.Write(Path.Combine(directory, $"{line:D4}.png"), stream => stream.Write(png));
             yield return result;
         }

@@ -13,13 +13,17 @@ public static class AttentionHeatmap
     {
         int rows = targetTokens.Count, columns = sourceTokens.Count;
         var plot = Plots.New();
-        plot.Title(title, size: 16);
         if (rows == 0 || columns == 0)
         {
+            plot.HideGrid();
             plot.Axes.Frameless();
-            plot.Add.Text("empty input: nothing was translated", 0, 0);
+            var text = plot.Add.Text($"{title}\n\nempty input: nothing was translated", 0, 0);
+            text.LabelFontSize = 16;
+            text.LabelAlignment = Alignment.MiddleCenter;
+            plot.Axes.SetLimits(-1, 1, -1, 1);
             return plot.GetImageBytes(500, 200, ImageFormat.Png);
         }
+        plot.Title(title, size: 16);
         var intensities = new double[rows, columns];
         for (int t = 0; t < rows; t++)
             for (int s = 0; s < columns; s++) intensities[t, s] = map[t, s];

@@ -93,4 +93,44 @@ public class TranslatorTests
         Assert.All(aligned.Take(4), r => Assert.NotEmpty(r.Alignment!));
         Assert.Empty(aligned[^1].Alignment!);
     }
+
+    [Fact]
+    public void AttentionMapsKeepEveryHeadOverTheSubwordsAndEndOfSentence()
+    {
+        var lines = Lines(3);
+        lines.Insert(1, "");
+        var plain = NewTranslator(new DecodingOptions { Beam = 2, MaxLenA = 0, MaxLenB = 6 }).TranslateAll(lines);
+        Assert.All(plain, r => Assert.Null(r.Attention));
+        var drawn = NewTranslator(new DecodingOptions { Beam = 2, MaxLenA = 0, MaxLenB = 6, AttentionMaps = true }).TranslateAll(lines);
+        Assert.Equal(plain.Select(r => r.Best), drawn.Select(r => r.Best));
+        Assert.Same(AttentionMap.Empty, drawn[1].Attention);
+        var vocab = VocabularyPair.Load(FixtureDirectory);
+        foreach (var result in drawn.Where(r => r.Source.Length > 0))
+        {
+            var map = result.Attention!;
+            Assert.Equal([.. vocab.Source.EncodeToPieces(result.Source), "</s>"], map.SourceTokens);
+            Assert.Equal("</s>", map.TargetTokens[^1]);
+            Assert.Equal(TinyModels.Config().Heads, map.Heads.Count);
+            foreach (var head in map.Heads.Append(map.Average()))
+            {
+                Assert.Equal(map.TargetTokens.Count, head.GetLength(0));
+                Assert.Equal(map.SourceTokens.Count, head.GetLength(1));
+                for (int t = 0; t < head.GetLength(0); t++)
+                    Assert.Equal(1.0, Enumerable.Range(0, head.GetLength(1)).Sum(s => head[t, s]), 4); // a softmax over the real source
+            }
+        }
+    }
+
+    [Fact]
+    public void TheAveragedCrossAttentionIsTheMeanOfTheHeads()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = TinyModels.Create(seed: 9);
+        var (memory, keep) = model.Encode(TinyModels.RandomTokens(40, 2, 7));
+        var target = TinyModels.RandomTokens(41, 2, 5);
+        var perHead = model.LastCrossAttentionPerHead(target, memory, keep);
+        Assert.Equal([2L, TinyModels.Config().Heads, 5, 7], perHead.shape);
+        Assert.True(perHead.mean([1]).allclose(model.LastCrossAttention(target, memory, keep)));
+    }
 }
