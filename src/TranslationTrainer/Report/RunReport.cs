@@ -149,9 +149,9 @@ public static class RunReport
             Chart("loss.png", "Training and validation loss", ReportCharts.Lines(metrics, "Loss", "nats per target token",
                 [new("loss", "training (label-smoothed)", Colors.SteelBlue), new("valid_loss", "validation", Colors.DarkOrange)])),
             Chart("learning-rate.png", "Learning rate", ReportCharts.Lines(metrics, "Learning rate", "learning rate",
-                [new("lr", "learning rate", Colors.SeaGreen)], fromZero: true, half: true)),
+                [new("lr", "learning rate", Colors.SeaGreen)], fromZero: true, legend: ScottPlot.Alignment.LowerRight, half: true)),
             Chart("throughput.png", "Training speed", ReportCharts.Lines(metrics, "Training speed", "target tokens per second",
-                [new("tgt_tok_per_s", "target tokens/s", Colors.Purple)], fromZero: true, half: true)),
+                [new("tgt_tok_per_s", "target tokens/s", Colors.Purple)], fromZero: true, legend: ScottPlot.Alignment.LowerRight, half: true)),
         ];
     }
 
