@@ -26,12 +26,13 @@ public static class ReportCommand
         {
             var options = decoding.Read(parse);
             TorchRuntime.SetThreads(parse.GetValue(decoding.Threads));
+            var device = TorchRuntime.ResolveDevice(parse.GetValue(decoding.Device)!);
             var page = RunReport.Write(new ReportRequest
             {
                 RunDir = parse.GetValue(runDir)!, Checkpoint = parse.GetValue(checkpoint), Vocab = parse.GetValue(decoding.Vocab),
                 TestSrc = parse.GetValue(testSrc), TestRef = parse.GetValue(testRef), Output = parse.GetValue(output),
                 MaxSentences = parse.GetValue(maxSentences), AttentionSentences = parse.GetValue(attention),
-                Decoding = options, Device = TorchRuntime.ResolveDevice(parse.GetValue(decoding.Device)!),
+                Decoding = options, Device = device, Precision = Precision.Resolve(parse.GetValue(decoding.Precision)!, device),
             });
             context.Out.WriteLine($"wrote {page}");
             return 0;

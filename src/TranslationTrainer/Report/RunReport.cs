@@ -24,6 +24,7 @@ public sealed record ReportRequest
     public int AttentionSentences { get; init; } = 3;
     public DecodingOptions Decoding { get; init; } = new();
     public Device Device { get; init; } = CPU;
+    public Model.Precision? Precision { get; init; }
 }
 
 /// <summary>A PNG of the report, written next to the page under File and embedded in it.</summary>
@@ -89,7 +90,7 @@ public static class RunReport
         request.Decoding.Validate();
         var checkpointPath = Checkpoint.ResolvePath(request.Checkpoint ?? runDir);
         var header = Checkpoint.ReadHeader(checkpointPath);
-        var (model, vocab) = ModelLoader.Load(checkpointPath, request.Vocab ?? Path.Combine(runDir, RunDirectory.Vocab), request.Device);
+        var (model, vocab) = ModelLoader.Load(checkpointPath, request.Vocab ?? Path.Combine(runDir, RunDirectory.Vocab), request.Device, request.Precision);
         using var _ = model;
         long parameters = model.parameters().Sum(p => p.numel());
 
