@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using ScottPlot;
 using TranslationTrainer.Decoding;
 using TranslationTrainer.Evaluation;
@@ -50,6 +51,9 @@ public static class RunReport
 {
     public const string DefaultDirectory = "report", PageFile = "report.html";
 
+    /// <summary>The names of the PNGs a report writes, and no others.</summary>
+    private static readonly Regex OwnPng = new(@"^(loss|learning-rate|throughput|valid-scores|length-buckets|attention-\d+-(average|head-\d+))\.png$");
+
     /// <summary>Writes the report and returns the page's path.</summary>
     public static string Write(ReportRequest request)
     {
@@ -59,7 +63,11 @@ public static class RunReport
         var parent = Path.GetDirectoryName(Path.GetFullPath(output))!;
         if (!Directory.Exists(parent)) throw new UserError($"--output {output}: directory {parent} does not exist");
         Directory.CreateDirectory(output);
-        foreach (var image in Images(content)) AtomicFile.Write(Path.Combine(output, image.File), stream => stream.Write(image.Png));
+        var images = Images(content).ToList();
+        foreach (var image in images) AtomicFile.Write(Path.Combine(output, image.File), stream => stream.Write(image.Png));
+        // A report written here before may have drawn more sentences or a test set: its leftover PNGs would not match the page.
+        foreach (var stale in Directory.GetFiles(output, "*.png").Where(f => OwnPng.IsMatch(Path.GetFileName(f)) && images.All(i => i.File != Path.GetFileName(f))))
+            File.Delete(stale);
         var page = Path.Combine(output, PageFile);
         AtomicFile.Write(page, stream =>
         {

@@ -77,6 +77,20 @@ public class RunReportTests
         Assert.Contains("4 sentences (the first 4 of its 12 lines)", File.ReadAllText(Path.Combine(output, RunReport.PageFile)));
     }
 
+    [Fact]
+    public void WritingAgainLeavesNoPictureThePageDoesNotShow()
+    {
+        var output = NewOutput();
+        string[] common = ["report", "--run-dir", TinyRun.TrainedRunDirectory, "--output", output, "--beam", "1", "--threads", "1"];
+        var first = CliRunner.Run([.. common, "--test-src", Data("valid.es"), "--test-ref", Data("valid.en"), "--attention-sentences", "2"]);
+        Assert.True(first.ExitCode == 0, first.Error);
+        File.WriteAllText(Path.Combine(output, "mine.png"), "not the report's");
+        var second = CliRunner.Run(common);
+        Assert.True(second.ExitCode == 0, second.Error);
+        Assert.Equal(["learning-rate.png", "loss.png", "mine.png", RunReport.PageFile, "throughput.png", "valid-scores.png"],
+            Directory.GetFiles(output).Select(Path.GetFileName).Order());
+    }
+
     private static void AssertOneLineError(CliRunner.Result result, string expected, string output)
     {
         Assert.Equal(1, result.ExitCode);
