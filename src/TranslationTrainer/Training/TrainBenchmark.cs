@@ -70,18 +70,18 @@ public static class TrainBenchmark
         double tokensPerSecond = shape.Batch * shape.TargetLength / stepSeconds;
         // ~6 FLOPs per parameter per target token (source as long as target), as the reference counts.
         double gflops = 6.0 * parameterCount * tokensPerSecond / 1e9;
-        return new TrainBenchmarkResult(parameterCount, stepSeconds, tokensPerSecond, gflops, MatmulPeakGflops(device), stages);
+        return new TrainBenchmarkResult(parameterCount, stepSeconds, tokensPerSecond, gflops, MatmulPeakGflops(device, precision.MatmulType), stages);
     }
 
-    /// <summary>The best float32 matrix-multiply rate libtorch reaches here (n = 1024 and 2048).</summary>
-    public static double MatmulPeakGflops(Device device)
+    /// <summary>The best matrix-multiply rate libtorch reaches here (n = 1024 and 2048) in the type the model's matmuls use.</summary>
+    public static double MatmulPeakGflops(Device device, ScalarType type = ScalarType.Float32)
     {
         double peak = 0;
         foreach (int n in new[] { 1024, 2048 })
         {
             using var scope = NewDisposeScope();
-            var x = randn(n, n, device: device);
-            var y = randn(n, n, device: device);
+            var x = randn(n, n, device: device).to(type);
+            var y = randn(n, n, device: device).to(type);
             for (int i = 0; i < 2; i++) x.matmul(y);
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < 5; i++) x.matmul(y).cpu();
