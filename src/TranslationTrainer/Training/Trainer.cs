@@ -158,7 +158,8 @@ public sealed class Trainer
                     Save(window, intervalCopy: validate);
                 if (interrupted)
                 {
-                    log.Warning("Interrupted at update {Update}; checkpoint_last saved. Resume with: translation-trainer train --run-dir {RunDir}", progress.Update, runDir);
+                    if (world.IsMain) log.Warning("Interrupted at update {Update}; checkpoint_last saved. Resume with: translation-trainer train --run-dir {RunDir}", progress.Update, runDir);
+                    else log.Warning("Interrupted at update {Update}; rank 0 saved checkpoint_last", progress.Update);
                     return new TrainResult(progress.Update, progress.Epoch, "interrupted", true, validLoss);
                 }
                 if (stop is not null)
