@@ -104,6 +104,22 @@ public class DistributedTests
         }
     }
 
+    [SkippableFact]
+    public void BadInputUnderMpiexecIsOneErrorLineFromRankZero()
+    {
+        SkipWithoutMpiexec();
+        var runDir = TinyRun.NewRunDirectory();
+        var missing = Path.Combine(TinyRun.Directory, "nope.es");
+        var errors = new System.Text.StringBuilder();
+        using var job = StartRanks(2, Config() with { TrainSrc = missing }, runDir, errors);
+        Assert.True(job.WaitForExit(TimeSpan.FromMinutes(1)), "the job still runs a minute after a bad input");
+        job.WaitForExit();
+
+        Assert.Equal(1, job.ExitCode);
+        lock (errors) Assert.Equal($"error: {missing}: file not found", errors.ToString().Trim());
+        Assert.False(Directory.Exists(runDir));
+    }
+
     [Fact]
     public void EachRankTakesEveryNthSentenceOfABatch()
     {
