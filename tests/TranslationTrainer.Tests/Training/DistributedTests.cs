@@ -71,6 +71,25 @@ public class DistributedTests
     }
 
     [SkippableFact]
+    public void ATwoRankRunResumedWithTwoRanksContinuesItBitForBit()
+    {
+        SkipWithoutMpiexec();
+        // With dropout: each rank's masks must also come back the same after a resume.
+        var config = Config() with { Model = TinyRun.Config().Model };
+        string straight = TinyRun.NewRunDirectory(), split = TinyRun.NewRunDirectory();
+        foreach (var (runDir, updates) in new[] { (straight, 20), (split, 10), (split, 20) })
+        {
+            var (exitCode, output) = RunRanks(2, config with { MaxUpdates = updates }, runDir);
+            Assert.True(exitCode == 0, output);
+        }
+
+        var expected = TinyRun.Parameters(Path.Combine(straight, RunDirectory.LastCheckpoint));
+        var actual = TinyRun.Parameters(Path.Combine(split, RunDirectory.LastCheckpoint));
+        foreach (var (name, value) in expected)
+            Assert.True(value.eq(actual[name]).all().item<bool>(), $"{name} differs after a resume with 2 ranks");
+    }
+
+    [SkippableFact]
     public void AKilledRankEndsTheJobInsteadOfHanging()
     {
         SkipWithoutMpiexec();
