@@ -10,9 +10,10 @@ RUN dotnet publish src/TranslationTrainer.Cli -c Release -o /app -p:TorchBackend
 
 FROM mcr.microsoft.com/dotnet/runtime:10.0-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libtcmalloc-minimal4 libgomp1 fonts-dejavu-core \
+ && apt-get install -y --no-install-recommends libtcmalloc-minimal4 libgomp1 fonts-dejavu-core mpich \
  && rm -rf /var/lib/apt/lists/*
-# tcmalloc keeps libtorch's memory flat over long runs (see README, "Memory"); `plot` draws its text with DejaVu.
+# tcmalloc keeps libtorch's memory flat over long runs (see README, "Memory"); `plot` draws its text with DejaVu;
+# MPICH runs distributed training (README, "Distributed training"): mpiexec.mpich -n N /app/translation-trainer train ...
 ENV LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 COPY --from=build /app /app
 WORKDIR /work

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using TranslationTrainer.Decoding;
+using TranslationTrainer.Distributed;
 using TranslationTrainer.Model;
 using TranslationTrainer.Text;
 using TranslationTrainer.Training;
@@ -17,19 +18,22 @@ public static class BenchmarkCommand
         var device = new Option<string>("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var steps = new Option<int>("--steps") { Description = "timed updates", DefaultValueFactory = _ => 20 };
         var precision = new Option<string>("--precision") { Description = "fp32, bf16 or auto", DefaultValueFactory = _ => "fp32" };
-        var train = new Command("train", "Time training updates of the benchmark model (d 256, 4 heads, ffn 1024, 3+3 layers, vocab 8000, batch 64×30).") { threads, device, steps, precision };
+        var train = new Command("train", "Time training updates of the benchmark model (d 256, 4 heads, ffn 1024, 3+3 layers, vocab 8000, batch 64×30); "
+            + "under mpiexec, the ranks share the batch (scripts/bench-distributed).") { threads, device, steps, precision };
         train.SetAction(parse => context.Guard(() =>
         {
+            using var world = World.Start("auto", timeoutMinutes: 30, context.Error);
             TorchRuntime.SetThreads(parse.GetValue(threads));
-            var dev = TorchRuntime.ResolveDevice(parse.GetValue(device)!);
+            var dev = world.LocalDevice(TorchRuntime.ResolveDevice(parse.GetValue(device)!));
             var mode = Precision.Resolve(parse.GetValue(precision)!, dev);
-            var result = TrainBenchmark.Run(new ModelConfig(), new BenchmarkShape(Steps: parse.GetValue(steps)), dev, mode);
+            var result = TrainBenchmark.Run(new ModelConfig(), new BenchmarkShape(Steps: parse.GetValue(steps)), dev, mode, world);
+            if (!world.IsMain) return 0;
             context.Out.WriteLine(new JsonObject
             {
-                ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["precision"] = mode.Name, ["params"] = result.Parameters,
+                ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["ranks"] = result.Ranks, ["precision"] = mode.Name, ["params"] = result.Parameters,
                 ["train_step_s"] = Math.Round(result.StepSeconds, 4), ["train_tgt_tok_per_s"] = Math.Round(result.TargetTokensPerSecond, 1),
                 ["train_model_gflops"] = Math.Round(result.ModelGflops, 2), ["matmul_peak_gflops"] = Math.Round(result.MatmulPeakGflops, 1),
-                ["mfu"] = Math.Round(result.Mfu, 3),
+                ["mfu"] = Math.Round(result.Mfu, 3), ["allreduce_ms"] = Math.Round(result.AllreduceSeconds * 1000, 2),
                 ["stages_s"] = new JsonObject(result.StageSeconds.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)Math.Round(p.Value, 4)))),
             }.ToJsonString());
             return 0;

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
+using Serilog.Events;
+using TranslationTrainer.Distributed;
 using TranslationTrainer.Training;
 
 namespace TranslationTrainer.Cli;
@@ -21,19 +23,34 @@ public static class TrainCommand
             var overrides = values.Where(o => parse.GetValue(o) is not null).ToDictionary(o => o.Name, o => parse.GetValue(o)!);
             var dir = parse.GetValue(runDir)!;
             var requested = RunSetup.LoadConfig(parse.GetValue(config), overrides, dir);
+            using var world = World.Start(requested.Distributed, requested.DistributedTimeout, context.Error);
             using var consoleLog = RunLog.Create(null);
-            var (trainConfig, resume, runLock) = RunSetup.Prepare(requested, dir, parse.GetValue(force), consoleLog);
+            if (RunSetup.Prepare(world, requested, dir, parse.GetValue(force), consoleLog) is not var (trainConfig, resume, runLock))
+                return 1; // rank 0 could not prepare the run directory and said why
             using var heldLock = runLock;
-            // On a terminal a live status line sits under the log lines (the console log goes through it);
-            // redirected output gets the log lines only.
-            using var statusLine = context.Error == Console.Error && !Console.IsErrorRedirected ? StatusLine.Attach() : null;
-            using var log = RunLog.Create(Path.Combine(dir, RunDirectory.Log));
-            using var signals = new SignalCancellation();
-            var token = cancellation ?? signals.Token;
-            var result = Trainer.Run(trainConfig, dir, resume, log, token, statusLine is null ? null : statusLine.Show);
-            if (!result.Interrupted) return 0;
-            context.Error.WriteLine($"interrupted at update {result.Updates}; resume with: translation-trainer train --run-dir {dir}");
-            return signals.ExitCode;
+            try
+            {
+                // On a terminal a live status line sits under rank 0's log lines (the console log goes through it);
+                // redirected output gets the log lines only.
+                using var statusLine = world.IsMain && context.Error == Console.Error && !Console.IsErrorRedirected ? StatusLine.Attach() : null;
+                // Rank 0 writes train.log; the other ranks their own file, and only their errors on the console.
+                using var log = world.IsMain
+                    ? RunLog.Create(Path.Combine(dir, RunDirectory.Log))
+                    : RunLog.Create(Path.Combine(dir, RunDirectory.RankLog(world.Rank)), LogEventLevel.Error);
+                using var signals = new SignalCancellation();
+                var token = cancellation ?? signals.Token;
+                var result = Trainer.Run(trainConfig, dir, resume, log, token, statusLine is null ? null : statusLine.Show, world);
+                if (!result.Interrupted) return 0;
+                if (world.IsMain) context.Error.WriteLine($"interrupted at update {result.Updates}; resume with: translation-trainer train --run-dir {dir}");
+                return signals.ExitCode;
+            }
+            catch (Exception e) when (world.Size > 1)
+            {
+                // The other ranks are waiting for this one in a collective call: end the whole job, saying why.
+                context.Error.WriteLine(e is UserError ? $"error: {(world.IsMain ? "" : $"rank {world.Rank}: ")}{e.Message}" : $"rank {world.Rank}: {e}");
+                world.Abort(1);
+                throw;
+            }
         }));
         return command;
     }

@@ -15,5 +15,8 @@ public static class RunDirectory
     /// <summary>What `average --run-dir` writes unless told otherwise.</summary>
     public const string AveragedCheckpoint = "checkpoint_avg.pt";
 
+    /// <summary>The log of rank N &gt; 0 of a distributed run; rank 0 writes train.log.</summary>
+    public static string RankLog(int rank) => $"train.rank{rank}.log";
+
     public static string IntervalCheckpoint(long update) => $"checkpoint_{update}.pt";
 }

@@ -1,5 +1,7 @@
+using System.Text.Json.Nodes;
 using Serilog;
 using TranslationTrainer.Data;
+using TranslationTrainer.Distributed;
 
 namespace TranslationTrainer.Training;
 
@@ -67,6 +69,33 @@ public static class RunSetup
             throw;
         }
         return (config, resume, runLock);
+    }
+
+    /// <summary>
+    /// Prepare for the ranks of a distributed run: rank 0 alone checks and writes the run directory, the others
+    /// take its config and its resume decision. Null on the other ranks when rank 0 failed (it says why).
+    /// </summary>
+    public static (TrainConfig Config, bool Resume, RunLock? Lock)? Prepare(IWorld world, TrainConfig config, string runDir, bool force, ILogger log)
+    {
+        if (world.Size == 1) return Prepare(config, runDir, force, log);
+        (TrainConfig Config, bool Resume, RunLock? Lock)? prepared = null;
+        UserError? error = null;
+        if (world.IsMain)
+        {
+            try
+            {
+                prepared = Prepare(config, runDir, force, log);
+            }
+            catch (UserError e)
+            {
+                error = e;
+            }
+        }
+        if (!world.FromMain(error is null))
+            return world.IsMain ? throw error! : null;
+        bool resume = world.FromMain(prepared?.Resume ?? false);
+        var json = world.FromMain(prepared is { } p ? ConfigLoader.Serialize(p.Config) : "");
+        return world.IsMain ? prepared : (ConfigLoader.Parse((JsonObject)JsonNode.Parse(json)!, "rank 0's config"), resume, null);
     }
 
     /// <summary>Copies a directory tree under a temporary name, then renames it into place.</summary>

@@ -51,10 +51,12 @@ public sealed record TrainConfig
     [Resumable, Description("log progress every N updates")] public int LogEvery { get; init; } = 50;
     [Resumable, Description("also write the metrics as TensorBoard scalars under RUN/tensorboard")] public bool Tensorboard { get; init; } = true;
     [Description("seed for initialisation, dropout and data order")] public int Seed { get; init; } = 1;
-    [Resumable, Description("CPU threads (0 = all cores)")] public int Threads { get; init; }
+    [Resumable, Description("CPU threads (0 = all cores; with several ranks on a machine, its cores shared out among them)")] public int Threads { get; init; }
     [Resumable, Description("auto, cpu or cuda")] public string Device { get; init; } = "auto";
     [Resumable, Description("fp32; bf16 (bfloat16 matrix multiplies, float32 weights: needs a CPU with AVX512_BF16/AMX or a GPU); or auto (bf16 where supported)")]
     public string Precision { get; init; } = "fp32";
+    [Resumable, Description("data-parallel training: auto (MPI when launched by MPICH's mpiexec), mpi, or none")] public string Distributed { get; init; } = "auto";
+    [Resumable, Description("minutes a rank waits for the others in one MPI call before it aborts the job (a rank died or hangs)")] public double DistributedTimeout { get; init; } = 30;
 
     public void Validate()
     {
@@ -78,6 +80,8 @@ public sealed record TrainConfig
         Require(Threads >= 0, "--threads must not be negative");
         Require(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'");
         Require(Precision is "fp32" or "bf16" or "auto", $"--precision must be fp32, bf16 or auto, got '{Precision}'");
+        Require(Distributed is "auto" or "mpi" or "none", $"--distributed must be auto, mpi or none, got '{Distributed}'");
+        Require(DistributedTimeout > 0, "--distributed-timeout must be positive");
     }
 
     private static void Require(bool condition, string message)

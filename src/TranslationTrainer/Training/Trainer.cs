@@ -5,6 +5,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using TranslationTrainer.Data;
 using TranslationTrainer.Decoding;
+using TranslationTrainer.Distributed;
 using TranslationTrainer.Evaluation;
 using TranslationTrainer.Model;
 using TranslationTrainer.Text;
@@ -21,12 +22,17 @@ public sealed record TrainingStatus(long Update, int Epoch, double Loss, double 
 /// <summary>
 /// The training loop: one dispose scope per update, dropout reseeded from (seed, update) and data order
 /// a function of (seed, epoch), so a run resumed from checkpoint_last continues bit for bit.
+/// With several ranks (MPI), each trains on its share of every batch and the gradients are summed, so an
+/// update is the same whatever the number of ranks; rank 0 alone validates and writes the run directory.
 /// </summary>
 public sealed class Trainer
 {
     private readonly TrainConfig config;
     private readonly string runDir;
     private readonly ILogger log;
+    private readonly IWorld world;
+    /// <summary>Sums gradients over the ranks; null in a single process.</summary>
+    private readonly GradientReducer? reducer;
     private readonly Device device;
     private readonly VocabularyPair vocab;
     private readonly ParallelCorpus train;
@@ -40,23 +46,25 @@ public sealed class Trainer
     private bool bestImproved;
 
     /// <summary>Trains in a run directory prepared by RunSetup.Prepare, resuming from checkpoint_last when asked.</summary>
-    /// <summary>status, when given, is called after every update (the CLI draws it on a terminal).</summary>
-    public static TrainResult Run(TrainConfig config, string runDir, bool resume, ILogger log, CancellationToken cancel, Action<TrainingStatus>? status = null) =>
-        new Trainer(config, runDir, log, resume).Train(cancel, status);
+    /// <summary>status, when given, is called after every update (the CLI draws it on a terminal); world, the ranks of a distributed run.</summary>
+    public static TrainResult Run(TrainConfig config, string runDir, bool resume, ILogger log, CancellationToken cancel,
+        Action<TrainingStatus>? status = null, IWorld? world = null) =>
+        new Trainer(config, runDir, log, resume, world ?? new SingleProcess()).Train(cancel, status);
 
-    private Trainer(TrainConfig config, string runDir, ILogger log, bool resume)
+    private Trainer(TrainConfig config, string runDir, ILogger log, bool resume, IWorld world)
     {
         this.config = config;
         this.runDir = runDir;
         this.log = log;
-        TorchRuntime.SetThreads(config.Threads);
-        device = TorchRuntime.ResolveDevice(config.Device);
+        this.world = world;
+        TorchRuntime.SetThreads(config.Threads > 0 ? config.Threads : Math.Max(1, Environment.ProcessorCount / world.LocalSize));
+        device = world.LocalDevice(TorchRuntime.ResolveDevice(config.Device));
         vocab = VocabularyPair.Load(Path.Combine(runDir, RunDirectory.Vocab));
 
         var options = new ParallelCorpus.LoadOptions(config.MaxLen, config.MaxLengthRatio, Vocabulary.EosId);
         train = ParallelCorpus.Load(config.TrainSrc, config.TrainTgt, vocab.Source.Encode, vocab.Target.Encode, options, out var skipped);
         train.LogSummary(log, "train", skipped);
-        if (config.ValidSrc != "")
+        if (HasValidation && world.IsMain)
         {
             valid = ParallelCorpus.Load(config.ValidSrc, config.ValidTgt, vocab.Source.Encode, vocab.Target.Encode, options with { MaxLengthRatio = 0 }, out var validSkipped);
             valid.LogSummary(log, "valid", validSkipped);
@@ -84,14 +92,24 @@ public sealed class Trainer
             progress = header.Progress;
             log.Information("Resuming {RunDir} at update {Update}, epoch {Epoch}, batch {Batch}", runDir, progress.Update, progress.Epoch, progress.NextBatch);
         }
+        if (world.Size > 1)
+        {
+            GradientReducer.BroadcastParameters(world, parameters);
+            reducer = new GradientReducer(world, parameters, extraValues: 1);
+            log.Information("Rank {Rank} of {Size} (local rank {LocalRank}, pid {Pid}); each trains on 1/{Size} of every --max-tokens {MaxTokens} batch",
+                world.Rank, world.Size, world.LocalRank, Environment.ProcessId, world.Size, config.MaxTokens);
+        }
         log.Information("Model: {Parameters:N0} parameters, {Config}; device {Device}, {Threads} threads, precision {Precision} (bf16 hardware: {Bf16})",
             parameters.Sum(p => p.numel()), config.Model, device.type, get_num_threads(), model.Precision, Precision.BFloat16Supported(device) ? "yes" : "no");
     }
 
+    private bool HasValidation => config.ValidSrc != "";
+
     private TrainResult Train(CancellationToken cancel, Action<TrainingStatus>? status)
     {
-        using var metrics = new MetricsFile(Path.Combine(runDir, RunDirectory.Metrics), progress.Update,
-            config.Tensorboard ? Path.Combine(runDir, RunDirectory.TensorBoard) : null);
+        using var metrics = world.IsMain ? new MetricsFile(Path.Combine(runDir, RunDirectory.Metrics), progress.Update,
+            config.Tensorboard ? Path.Combine(runDir, RunDirectory.TensorBoard) : null) : null;
+        using var disposeReducer = reducer;
         var clock = Stopwatch.StartNew();
         double startElapsed = progress.ElapsedSeconds;
         double Elapsed() => startElapsed + clock.Elapsed.TotalSeconds;
@@ -99,7 +117,7 @@ public sealed class Trainer
         var live = new LiveRate(progress.Update);
         double? validLoss = null;
         // A resumed run may already be done (e.g. killed after its last save): it does no further update.
-        if (StopReason(Elapsed(), epochDone: progress.NextBatch == 0 && progress.Update > 0) is { } alreadyDone)
+        if (StopReason(TimeUp(Elapsed()), epochDone: progress.NextBatch == 0 && progress.Update > 0) is { } alreadyDone)
         {
             log.Information("Nothing to do at update {Update}: {Reason}", progress.Update, alreadyDone);
             return new TrainResult(progress.Update, progress.Epoch, alreadyDone, false, validLoss);
@@ -125,20 +143,23 @@ public sealed class Trainer
                 if (status is not null) status(live.Add(progress, loss, targetTokens, Schedule.LearningRate(config, progress.Update), Elapsed(), Eta));
                 if (progress.Update % config.LogEvery == 0) window = LogProgress(window, metrics, Elapsed());
 
-                string? stop = StopReason(Elapsed(), epochDone);
-                bool validate = valid is not null && config.ValidateEvery > 0 && progress.Update % config.ValidateEvery == 0;
-                if (validate || (stop is not null && valid is not null))
+                // Every decision below is the same on all ranks: what one rank alone sees (its clock, a signal,
+                // rank 0's validation) is shared first.
+                string? stop = StopReason(TimeUp(Elapsed()), epochDone);
+                bool validate = HasValidation && config.ValidateEvery > 0 && progress.Update % config.ValidateEvery == 0;
+                if (validate || (stop is not null && HasValidation))
                 {
-                    validLoss = Validate(metrics);
-                    if (progress.ValidationsWithoutImprovement >= config.Patience && config.Patience > 0)
+                    if (world.IsMain) validLoss = Validate(metrics!);
+                    if (world.FromMain(progress.ValidationsWithoutImprovement >= config.Patience && config.Patience > 0))
                         stop ??= $"no improvement in {config.Patience} validations";
                 }
-                bool interrupted = cancel.IsCancellationRequested;
-                if (validate || stop is not null || interrupted || (config.SaveEvery > 0 && progress.Update % config.SaveEvery == 0))
+                bool interrupted = world.AnyRank(cancel.IsCancellationRequested);
+                if (world.IsMain && (validate || stop is not null || interrupted || (config.SaveEvery > 0 && progress.Update % config.SaveEvery == 0)))
                     Save(window, intervalCopy: validate);
                 if (interrupted)
                 {
-                    log.Warning("Interrupted at update {Update}; checkpoint_last saved. Resume with: translation-trainer train --run-dir {RunDir}", progress.Update, runDir);
+                    if (world.IsMain) log.Warning("Interrupted at update {Update}; checkpoint_last saved. Resume with: translation-trainer train --run-dir {RunDir}", progress.Update, runDir);
+                    else log.Warning("Interrupted at update {Update}; rank 0 saved checkpoint_last", progress.Update);
                     return new TrainResult(progress.Update, progress.Epoch, "interrupted", true, validLoss);
                 }
                 if (stop is not null)
@@ -155,12 +176,14 @@ public sealed class Trainer
     private double Update(int[][] group, long update)
     {
         using var scope = NewDisposeScope();
-        manual_seed(unchecked(config.Seed * 1_000_003L + update));
+        // Rank 0 draws the dropout masks of a single process; the other ranks draw their own.
+        manual_seed(unchecked(config.Seed * 1_000_003L + update + world.Rank * 7_919_000_003L));
         model.train();
         optimizer.zero_grad();
+        // The target tokens of the whole update, all ranks together: each rank knows every batch.
         int tokens = group.Sum(batch => batch.Sum(i => train.Target[i].Length + 1));
         Tensor? total = null;
-        foreach (var indices in group)
+        foreach (var indices in group.Select(world.Share).Where(share => share.Length > 0))
         {
             var batch = Batching.ToTensors(train, indices, device, Vocabulary.BosId, Vocabulary.EosId);
             var logits = model.forward(batch.Source, batch.TargetInput);
@@ -168,14 +191,17 @@ public sealed class Trainer
             loss.backward();
             total = total is null ? loss.detach() : total + loss.detach();
         }
+        double lossValue = total?.item<float>() ?? 0;
+        if (reducer is not null) lossValue = reducer.Sum((float)lossValue)[0];
         // The gradient norm is computed even without clipping: it is how a NaN/inf is caught before the step.
+        // With several ranks it is taken after the sum, so all ranks clip alike and stop alike.
         double norm = nn.utils.clip_grad_norm_(parameters, config.ClipNorm > 0 ? config.ClipNorm : double.PositiveInfinity);
         if (!double.IsFinite(norm))
             throw new UserError($"loss became NaN/inf at update {update}; stopped without saving that state (try a lower --learning-rate or longer --warmup-updates)");
         double lr = Schedule.LearningRate(config, update);
         foreach (var group_ in optimizer.ParamGroups) group_.LearningRate = lr;
         optimizer.step();
-        return total!.item<float>();
+        return lossValue;
     }
 
     private double Validate(MetricsFile metrics)
@@ -268,15 +294,18 @@ public sealed class Trainer
             source.CopyTo(stream);
         });
 
-    private string? StopReason(double elapsedSeconds, bool epochDone)
+    private string? StopReason(bool timeUp, bool epochDone)
     {
         if (config.MaxUpdates > 0 && progress.Update >= config.MaxUpdates) return $"reached --max-updates {config.MaxUpdates}";
         if (config.MaxEpochs > 0 && epochDone && progress.Epoch > config.MaxEpochs) return $"reached --max-epochs {config.MaxEpochs}";
-        if (config.MaxTime > 0 && elapsedSeconds >= config.MaxTime * 60) return $"reached --max-time {config.MaxTime} minutes";
+        if (timeUp) return $"reached --max-time {config.MaxTime} minutes";
         return null;
     }
 
-    private LogWindow LogProgress(LogWindow window, MetricsFile metrics, double elapsed)
+    /// <summary>Whether --max-time has passed on any rank's clock.</summary>
+    private bool TimeUp(double elapsedSeconds) => world.AnyRank(config.MaxTime > 0 && elapsedSeconds >= config.MaxTime * 60);
+
+    private LogWindow LogProgress(LogWindow window, MetricsFile? metrics, double elapsed)
     {
         double seconds = Math.Max(1e-9, elapsed - window.StartSeconds);
         double loss = window.LossSum / Math.Max(1, window.Updates), tokensPerSecond = window.Tokens / seconds;
@@ -286,7 +315,7 @@ public sealed class Trainer
         double rssMb = Environment.WorkingSet / 1048576.0;
         log.Information("update {Update} | epoch {Epoch} | loss {Loss:F3} | lr {Lr:E2} | {TokensPerSecond:F0} tgt tok/s | RSS {Rss:F0} MB | elapsed {Elapsed} | ETA {Eta}",
             progress.Update, progress.Epoch, loss, lr, tokensPerSecond, rssMb, TimeSpan.FromSeconds(elapsed).ToString(@"hh\:mm\:ss"), etaText);
-        metrics.Write(new JsonObject
+        metrics?.Write(new JsonObject
         {
             ["update"] = progress.Update, ["epoch"] = progress.Epoch, ["loss"] = Math.Round(loss, 5), ["lr"] = lr,
             ["tgt_tok_per_s"] = Math.Round(tokensPerSecond, 1), ["elapsed_s"] = Math.Round(elapsed, 2), ["rss_mb"] = Math.Round(rssMb, 1),
