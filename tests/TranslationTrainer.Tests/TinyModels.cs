@@ -1,3 +1,5 @@
+using TranslationTrainer.Data;
+using TranslationTrainer.Training;
 using TranslationTrainer.Model;
 using static TorchSharp.torch;
 
@@ -26,5 +28,31 @@ public static class TinyModels
     {
         var generator = new TorchSharp.torch.Generator((ulong)seed);
         return randint(4, Vocab, shape, generator: generator, dtype: int64);
+    }
+
+    /// <summary>Trains the model until it reproduces `pairs` random pairs; returns the padded sources and target tokens.</summary>
+    public static (Tensor Sources, int[][] Targets) Memorize(Transformer model, int pairs)
+    {
+        var generator = new Generator(5);
+        var sources = Enumerable.Range(0, pairs).Select(i => randint(4, TinyModels.Vocab, [3 + i % 4], generator: generator).data<long>().Select(x => (int)x).ToArray()).ToArray();
+        var targets = Enumerable.Range(0, pairs).Select(i => randint(4, TinyModels.Vocab, [2 + (i * 3) % 5], generator: generator).data<long>().Select(x => (int)x).ToArray()).ToArray();
+        var source = Batching.Pad(sources, CPU);
+        var targetInput = Batching.Pad(targets.Select(t => (int[])[2, .. t]).ToArray(), CPU);
+        var targetOutput = Batching.Pad(targets.Select(t => (int[])[.. t, 3]).ToArray(), CPU);
+        int tokens = targets.Sum(t => t.Length + 1);
+        var optimizer = optim.Adam(model.parameters(), 3e-3, 0.9, 0.98, 1e-9);
+        model.train();
+        double loss = double.MaxValue;
+        for (int update = 0; update < 400 && loss > 0.01; update++)
+        {
+            using var step = NewDisposeScope();
+            optimizer.zero_grad();
+            var batchLoss = Loss.SummedCrossEntropy(model.forward(source, targetInput), targetOutput, 0.0, 0) / tokens;
+            batchLoss.backward();
+            optimizer.step();
+            loss = batchLoss.item<float>();
+        }
+        Assert.True(loss < 0.05, $"loss stayed at {loss}");
+        return (source.DetachFromDisposeScope(), targets);
     }
 }

@@ -39,7 +39,7 @@ public class PrecisionTests
         using var scope = NewDisposeScope();
         var model = TinyModels.Create(seed: 21);
         model.Precision = Precision.BFloat16;
-        var (sources, targets) = Memorize(model, pairs: 8);
+        var (sources, targets) = TinyModels.Memorize(model, pairs: 8);
 
         Assert.All(model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
         Assert.All(model.parameters(), p => Assert.Equal(ScalarType.Float32, p.grad!.dtype));
@@ -54,7 +54,7 @@ public class PrecisionTests
     {
         using var scope = NewDisposeScope();
         var model = TinyModels.Create(seed: 21);
-        var (sources, _) = Memorize(model, pairs: 16);
+        var (sources, _) = TinyModels.Memorize(model, pairs: 16);
         model.eval();
         using var inference = inference_mode();
         var maxLengths = Enumerable.Repeat(10, 16).ToArray();
@@ -98,31 +98,5 @@ public class PrecisionTests
         Assert.Same(Precision.BFloat16, Precision.Resolve("auto", CPU, new HashSet<string> { "avx512_bf16" }));
         Assert.Same(Precision.BFloat16, Precision.Resolve("bf16", CPU, new HashSet<string> { "amx_bf16" }));
         Assert.Contains("fp32, bf16 or auto", Assert.Throws<UserError>(() => Precision.Resolve("fp16", CPU)).Message);
-    }
-
-    /// <summary>Trains the model until it reproduces `pairs` random pairs; returns the padded sources and target tokens.</summary>
-    private static (Tensor Sources, int[][] Targets) Memorize(Transformer model, int pairs)
-    {
-        var generator = new Generator(5);
-        var sources = Enumerable.Range(0, pairs).Select(i => randint(4, TinyModels.Vocab, [3 + i % 4], generator: generator).data<long>().Select(x => (int)x).ToArray()).ToArray();
-        var targets = Enumerable.Range(0, pairs).Select(i => randint(4, TinyModels.Vocab, [2 + (i * 3) % 5], generator: generator).data<long>().Select(x => (int)x).ToArray()).ToArray();
-        var source = Batching.Pad(sources, CPU);
-        var targetInput = Batching.Pad(targets.Select(t => (int[])[2, .. t]).ToArray(), CPU);
-        var targetOutput = Batching.Pad(targets.Select(t => (int[])[.. t, 3]).ToArray(), CPU);
-        int tokens = targets.Sum(t => t.Length + 1);
-        var optimizer = optim.Adam(model.parameters(), 3e-3, 0.9, 0.98, 1e-9);
-        model.train();
-        double loss = double.MaxValue;
-        for (int update = 0; update < 400 && loss > 0.01; update++)
-        {
-            using var step = NewDisposeScope();
-            optimizer.zero_grad();
-            var batchLoss = Loss.SummedCrossEntropy(model.forward(source, targetInput), targetOutput, 0.0, 0) / tokens;
-            batchLoss.backward();
-            optimizer.step();
-            loss = batchLoss.item<float>();
-        }
-        Assert.True(loss < 0.05, $"loss stayed at {loss}");
-        return (source.DetachFromDisposeScope(), targets);
     }
 }
