@@ -39,6 +39,7 @@ internal static class TinyRun
         LearningRate = 2e-3,
         Threads = 1,
         Device = "cpu",
+        Precision = "fp32", // the same numbers on every CPU, with or without bf16 instructions
         ValidBleu = false,
         BestMetric = "loss",
         Seed = 3,
