@@ -13,15 +13,30 @@ public static class Alignment
     private const int BosId = 2;
 
     /// <summary>
-    /// source: the padded batch (B,S) that was decoded; sourceLengths[b]: real subwords of row b without &lt;/s&gt;;
-    /// targets[b]: the chosen hypothesis' tokens. Returns (target index, source index) pairs, one per target token.
+    /// The teacher-forced pass both alignments and attention maps read: the last decoder layer's cross-attention
+    /// over each chosen hypothesis, every head, on the CPU: (B, H, T+1, S). source: the padded batch (B,S) that was
+    /// decoded; targets[b]: the chosen hypothesis' tokens.
     /// </summary>
-    public static (int Target, int Source)[][] Compute(Transformer model, Tensor source, int[] sourceLengths, int[][] targets)
+    public static Tensor CrossAttention(Transformer model, Tensor source, int[][] targets)
     {
         using var scope = NewDisposeScope();
         var (memory, keep) = model.Encode(source);
         var input = Data.Batching.Pad(targets.Select(t => (int[])[BosId, .. t]).ToArray(), source.device);
-        var weights = model.LastCrossAttention(input, memory, keep).cpu(); // (B, T+1, S)
+        return model.LastCrossAttentionPerHead(input, memory, keep).cpu().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>sourceLengths[b]: real subwords of row b without &lt;/s&gt;. Returns (target index, source index) pairs, one per target token.</summary>
+    public static (int Target, int Source)[][] Compute(Transformer model, Tensor source, int[] sourceLengths, int[][] targets)
+    {
+        using var scope = NewDisposeScope();
+        return FromAttention(CrossAttention(model, source, targets), sourceLengths, targets);
+    }
+
+    /// <summary>Alignments from the per-head weights of <see cref="CrossAttention"/>, averaged over heads.</summary>
+    public static (int Target, int Source)[][] FromAttention(Tensor perHead, int[] sourceLengths, int[][] targets)
+    {
+        using var scope = NewDisposeScope();
+        var weights = perHead.mean([1]); // (B, T+1, S)
         return targets.Select((target, b) =>
         {
             if (target.Length == 0 || sourceLengths[b] == 0) return [];

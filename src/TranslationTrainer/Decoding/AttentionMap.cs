@@ -26,15 +26,12 @@ public sealed record AttentionMap(IReadOnlyList<string> SourceTokens, IReadOnlyL
     private const string Eos = "</s>";
 
     /// <summary>
-    /// A teacher-forced pass over each chosen hypothesis, as <see cref="Alignment"/> does, keeping every head.
-    /// source: the padded batch (B,S) that was decoded, each row ending in &lt;/s&gt;; targets[b]: the hypothesis' tokens.
+    /// The maps of a batch from the per-head weights of <see cref="Alignment.CrossAttention"/> (B, H, T+1, S).
+    /// sourceIds[b]: the decoded row's ids, ending in &lt;/s&gt;; targets[b]: the hypothesis' tokens.
     /// </summary>
-    public static AttentionMap[] Compute(Transformer model, VocabularyPair vocab, Tensor source, int[][] sourceIds, int[][] targets)
+    public static AttentionMap[] FromAttention(Tensor weights, VocabularyPair vocab, int[][] sourceIds, int[][] targets)
     {
         using var scope = NewDisposeScope();
-        var (memory, keep) = model.Encode(source);
-        var input = Data.Batching.Pad(targets.Select(t => (int[])[Vocabulary.BosId, .. t]).ToArray(), source.device);
-        var weights = model.LastCrossAttentionPerHead(input, memory, keep).cpu(); // (B, H, T+1, S)
         return targets.Select((target, b) =>
         {
             int rows = target.Length + 1, columns = sourceIds[b].Length; // + </s> on both sides

@@ -66,12 +66,11 @@ public sealed class Translator(Transformer model, VocabularyPair vocab, Decoding
             var source = Batching.Pad(batch.Select(i => encoded[i]).ToArray(), device);
             var maxLengths = batch.Select(i => options.MaxLength(encoded[i].Length - 1, model.Config.MaxPositions)).ToArray();
             var hypotheses = Search.Decode(model, source, maxLengths, options);
-            var alignments = options.Alignment
-                ? Alignment.Compute(model, source, batch.Select(i => encoded[i].Length - 1).ToArray(), hypotheses.Select(h => h[0].Tokens).ToArray())
-                : null;
-            var attention = options.AttentionMaps
-                ? AttentionMap.Compute(model, vocab, source, batch.Select(i => encoded[i]).ToArray(), hypotheses.Select(h => h[0].Tokens).ToArray())
-                : null;
+            var best = hypotheses.Select(h => h[0].Tokens).ToArray();
+            // One teacher-forced pass serves both the alignments and the heat maps.
+            var weights = options.Alignment || options.AttentionMaps ? Alignment.CrossAttention(model, source, best) : null;
+            var alignments = options.Alignment ? Alignment.FromAttention(weights!, batch.Select(i => encoded[i].Length - 1).ToArray(), best) : null;
+            var attention = options.AttentionMaps ? AttentionMap.FromAttention(weights!, vocab, batch.Select(i => encoded[i]).ToArray(), best) : null;
             for (int b = 0; b < batch.Length; b++)
                 results[batch[b]] = new TranslationResult(lines[batch[b]], hypotheses[b].Select(h => (vocab.Target.Decode(h.Tokens), h.Score)).ToList(), alignments?[b])
                     { Attention = attention?[b] };
