@@ -30,7 +30,7 @@ public static class BenchmarkCommand
             if (!world.IsMain) return 0;
             context.Out.WriteLine(new JsonObject
             {
-                ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["ranks"] = result.Ranks, ["precision"] = mode.Name, ["params"] = result.Parameters,
+                ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["ranks"] = result.Ranks, ["precision"] = mode.Name, ["mkl_kernels"] = TorchRuntime.MklKernels(), ["params"] = result.Parameters,
                 ["train_step_s"] = Math.Round(result.StepSeconds, 4), ["train_tgt_tok_per_s"] = Math.Round(result.TargetTokensPerSecond, 1),
                 ["train_model_gflops"] = Math.Round(result.ModelGflops, 2), ["matmul_peak_gflops"] = Math.Round(result.MatmulPeakGflops, 1),
                 ["mfu"] = Math.Round(result.Mfu, 3), ["allreduce_ms"] = Math.Round(result.AllreduceSeconds * 1000, 2),
@@ -67,7 +67,7 @@ public static class BenchmarkCommand
             var lines = TextFile.ReadLines(inputPath).ToList();
             int subset = Math.Min(lines.Count, parse.GetValue(uncachedLines));
             if (subset < 1) throw new UserError("--nocache-lines must be at least 1");
-            var result = new JsonObject { ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["precision"] = mode.Name };
+            var result = new JsonObject { ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["precision"] = mode.Name, ["mkl_kernels"] = TorchRuntime.MklKernels() };
             void Report(string name, DecodeMeasurement m)
             {
                 result[$"{name}_sent_per_s"] = Math.Round(m.SentencesPerSecond, 2);

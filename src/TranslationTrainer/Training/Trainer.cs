@@ -99,8 +99,9 @@ public sealed class Trainer
             log.Information("Rank {Rank} of {Size} (local rank {LocalRank}, pid {Pid}); each trains on 1/{Size} of every --max-tokens {MaxTokens} batch",
                 world.Rank, world.Size, world.LocalRank, Environment.ProcessId, world.Size, config.MaxTokens);
         }
-        log.Information("Model: {Parameters:N0} parameters, {Config}; device {Device}, {Threads} threads, precision {Precision} (bf16 hardware: {Bf16})",
-            parameters.Sum(p => p.numel()), config.Model, device.type, get_num_threads(), model.Precision, Precision.BFloat16Supported(device) ? "yes" : "no");
+        log.Information("Model: {Parameters:N0} parameters, {Config}; device {Device}, {Threads} threads, precision {Precision} (bf16 hardware: {Bf16}); MKL kernels {Mkl}",
+            parameters.Sum(p => p.numel()), config.Model, device.type, get_num_threads(), model.Precision, Precision.BFloat16Supported(device) ? "yes" : "no",
+            TorchRuntime.MklKernels());
     }
 
     private bool HasValidation => config.ValidSrc != "";
