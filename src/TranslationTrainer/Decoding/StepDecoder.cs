@@ -20,14 +20,14 @@ public abstract class StepDecoder : IDisposable
 
     /// <summary>Keeps hypothesis rows `rows` in that order and encoder rows `sources` (one per sentence; null when
     /// no sentence left, as when beams are only re-ranked).</summary>
-    public abstract void Reorder(Tensor rows, Tensor? sources);
+    public abstract void Reorder(long[] rows, long[]? sources);
 
     public abstract void Dispose();
 
     private sealed class Cached(Transformer model, DecoderCache cache) : StepDecoder
     {
         public override Tensor Step(Tensor lastTokens) => model.DecodeStep(lastTokens, cache);
-        public override void Reorder(Tensor rows, Tensor? sources) => cache.Reorder(rows, sources);
+        public override void Reorder(long[] rows, long[]? sources) => cache.Reorder(rows, sources);
         public override void Dispose() => cache.Dispose();
     }
 
@@ -51,12 +51,14 @@ public abstract class StepDecoder : IDisposable
             return model.DecodeLast(prefix, memory, sourceKeep); // like the reference: m.out(h[:, -1])
         }
 
-        public override void Reorder(Tensor rows, Tensor? sources)
+        public override void Reorder(long[] rows, long[]? sources)
         {
-            if (prefix is not null) Replace(ref prefix, prefix.index_select(0, rows));
+            using var scope = NewDisposeScope();
+            if (prefix is not null) Replace(ref prefix, prefix.index_select(0, tensor(rows, device: memory.device)));
             if (sources is null) return;
-            Replace(ref memory, memory.index_select(0, sources));
-            Replace(ref sourceKeep, sourceKeep.index_select(0, sources));
+            using var sourceIndex = tensor(sources, device: memory.device);
+            Replace(ref memory, memory.index_select(0, sourceIndex));
+            Replace(ref sourceKeep, sourceKeep.index_select(0, sourceIndex));
         }
 
         private static void Replace(ref Tensor field, Tensor value)

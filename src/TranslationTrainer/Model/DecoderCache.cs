@@ -44,6 +44,15 @@ public sealed class LayerCache : IDisposable
         Replace(keyBuffer.index_select(0, index), valueBuffer.index_select(0, index));
     }
 
+    /// <summary>In place: row targets[i] becomes a copy of row parents[i], and the first `count` rows are kept.</summary>
+    public void KeepRows(Tensor parents, Tensor targets, long count)
+    {
+        if (keyBuffer is null || valueBuffer is null) return;
+        DecoderCache.CopyRows(Keys!, parents, targets); // only the positions filled so far
+        DecoderCache.CopyRows(Values!, parents, targets);
+        Replace(keyBuffer.narrow(0, 0, count), valueBuffer.narrow(0, 0, count));
+    }
+
     private void Replace(Tensor keys, Tensor values)
     {
         keyBuffer?.Dispose();
@@ -86,16 +95,58 @@ public sealed class DecoderCache : IDisposable
     /// (null: the sources are unchanged, as when beams are re-ranked). With a beam, the encoder side has one row
     /// per sentence and hypothesis row r reads sentence r / beam (see MultiHeadAttention.CrossAttend).
     /// </summary>
-    public void Reorder(Tensor rows, Tensor? sources)
+    public void Reorder(long[] rows, long[]? sources)
     {
-        foreach (var layer in Layers) layer.Reorder(rows);
+        using var scope = NewDisposeScope();
+        var device = SourceKeep.device;
+        // Search keeps hypotheses in their rows where it can, so usually only a few rows change: copy just those.
+        var changedRows = Moved(rows);
+        var changedSources = sources is null ? [] : Moved(sources);
+        if (changedRows.Length <= rows.Length / 2 && changedSources.Length <= (sources?.Length ?? 0) / 2)
+        {
+            var (rowTargets, rowParents) = Indices(rows, changedRows, device);
+            foreach (var layer in Layers) layer.KeepRows(rowParents, rowTargets, rows.Length);
+            if (sources is null) return;
+            var (sourceTargets, sourceParents) = Indices(sources, changedSources, device);
+            for (int i = 0; i < MemoryKeys.Length; i++)
+            {
+                MemoryKeys[i] = KeepRows(MemoryKeys[i], sourceParents, sourceTargets, sources.Length);
+                MemoryValues[i] = KeepRows(MemoryValues[i], sourceParents, sourceTargets, sources.Length);
+            }
+            SourceKeep = KeepRows(SourceKeep, sourceParents, sourceTargets, sources.Length);
+            return;
+        }
+        var index = tensor(rows, device: device);
+        foreach (var layer in Layers) layer.Reorder(index);
         if (sources is null) return;
+        var sourceIndex = tensor(sources, device: device);
         for (int i = 0; i < MemoryKeys.Length; i++)
         {
-            MemoryKeys[i] = ReplaceRows(MemoryKeys[i], sources);
-            MemoryValues[i] = ReplaceRows(MemoryValues[i], sources);
+            MemoryKeys[i] = ReplaceRows(MemoryKeys[i], sourceIndex);
+            MemoryValues[i] = ReplaceRows(MemoryValues[i], sourceIndex);
         }
-        SourceKeep = ReplaceRows(SourceKeep, sources);
+        SourceKeep = ReplaceRows(SourceKeep, sourceIndex);
+    }
+
+    /// <summary>New positions whose row comes from elsewhere.</summary>
+    private static long[] Moved(long[] order) => Enumerable.Range(0, order.Length).Where(i => order[i] != i).Select(i => (long)i).ToArray();
+
+    private static (Tensor Targets, Tensor Parents) Indices(long[] order, long[] moved, Device device) =>
+        (tensor(moved, device: device), tensor(moved.Select(i => order[i]).ToArray(), device: device));
+
+    /// <summary>In place: row targets[i] becomes a copy of row parents[i] (all parents are read before any write).</summary>
+    internal static void CopyRows(Tensor t, Tensor parents, Tensor targets)
+    {
+        if (targets.numel() > 0) t.index_copy_(0, targets, t.index_select(0, parents));
+    }
+
+    /// <summary>Moves rows in place, then keeps the first `count` (a view: no copy).</summary>
+    private static Tensor KeepRows(Tensor t, Tensor parents, Tensor targets, long count)
+    {
+        CopyRows(t, parents, targets);
+        var kept = t.narrow(0, 0, count).DetachFromDisposeScope();
+        t.Dispose();
+        return kept;
     }
 
     private static Tensor ReplaceRows(Tensor old, Tensor index)

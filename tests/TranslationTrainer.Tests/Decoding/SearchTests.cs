@@ -100,6 +100,23 @@ public class SearchTests
     }
 
     [Theory]
+    [InlineData(8000, 10)]  // chunks of 100
+    [InlineData(1237, 6)]   // a prime: no chunk size near 100, plain topk
+    [InlineData(120, 3)]    // chunks of 120: one chunk, plain topk
+    [InlineData(6000, 12)]  // chunks of 100, the best tokens crowded into few chunks below
+    public void ChunkedTopKEqualsTopK(int vocab, int count)
+    {
+        using var scope = NewDisposeScope();
+        var generator = new TorchSharp.torch.Generator(7);
+        var logits = randn([5, vocab], generator: generator);
+        logits[0, TensorIndex.Slice(0, 50)] += 10; // row 0's best tokens all sit in its first chunk
+        var (values, indices) = Search.TopK(logits, count);
+        var (expectedValues, expectedIndices) = logits.topk(count, dim: 1);
+        Assert.True(values.equal(expectedValues).all().item<bool>());
+        Assert.True(indices.equal(expectedIndices).all().item<bool>());
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(4)]
     public void ASentenceDecodesTheSameAloneAndInAPaddedBatch(int beam)
