@@ -4,8 +4,8 @@ namespace TranslationTrainer.Model;
 
 /// <summary>
 /// One decoder layer's self-attention keys and values for the prefix decoded so far, (B,H,t,dh). They live in
-/// buffers with room for more positions (doubled when full), so a step writes one position in place instead of
-/// copying the whole prefix into a new tensor.
+/// zero-filled buffers with room for more positions (doubled when full), so a step writes one position in place
+/// instead of copying the whole prefix into a new tensor.
 /// </summary>
 public sealed class LayerCache : IDisposable
 {
@@ -17,6 +17,11 @@ public sealed class LayerCache : IDisposable
     /// <summary>Views of the filled part of the buffers; valid until the next Append or Reorder.</summary>
     public Tensor? Keys => keyBuffer?.narrow(2, 0, Count);
     public Tensor? Values => valueBuffer?.narrow(2, 0, Count);
+    /// <summary>
+    /// The whole buffers (B,H,capacity,dh), contiguous: positions from Count on are zeros and must be masked.
+    /// </summary>
+    public Tensor? KeyBuffer => keyBuffer;
+    public Tensor? ValueBuffer => valueBuffer;
 
     /// <summary>Adds the newest position (B,H,1,dh); the cache owns its buffers, outside any dispose scope.</summary>
     public void Append(Tensor keys, Tensor values)
@@ -33,7 +38,7 @@ public sealed class LayerCache : IDisposable
 
     private Tensor Grow(Tensor? buffer, Tensor like, long capacity)
     {
-        var grown = empty([like.shape[0], like.shape[1], capacity, like.shape[3]], dtype: like.dtype, device: like.device);
+        var grown = zeros([like.shape[0], like.shape[1], capacity, like.shape[3]], dtype: like.dtype, device: like.device);
         if (buffer is not null) grown.narrow(2, 0, Count).copy_(buffer.narrow(2, 0, Count));
         return grown;
     }
