@@ -93,14 +93,7 @@ public static class DecodeBenchmark
         return new DecodeMeasurement(outputs.Length, outputs.Sum(h => (long)h.Tokens.Length + 1), seconds, DecodeProfile.Stop());
     }
 
-    /// <summary>Peak resident memory of this process so far (VmHWM), in MB; 0 where /proc is not available.</summary>
-    public static double PeakRssMegabytes()
-    {
-        const string status = "/proc/self/status";
-        if (!File.Exists(status)) return 0;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
-    }
+    public static double PeakRssMegabytes() => TorchRuntime.PeakRssMegabytes();
 }
 
 /// <summary>The decoding shapes of shared/bench/pytorch_reference.py: --decode-sents 64, --src-len 30, --tgt-len 30.</summary>

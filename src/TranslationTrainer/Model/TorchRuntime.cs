@@ -42,4 +42,30 @@ public static class TorchRuntime
 
     private static bool IsAmdCpu() =>
         File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").Any(line => line.StartsWith("vendor_id", StringComparison.Ordinal) && line.Contains("AuthenticAMD"));
+
+    /// <summary>
+    /// Hands the allocator's free memory back to the system: tcmalloc's MallocExtension_ReleaseFreeMemory when it
+    /// is preloaded, else glibc's malloc_trim. Batches of different shapes leave free blocks of many sizes behind,
+    /// so without this resident memory follows the largest shapes seen so far plus fragmentation, even though
+    /// every tensor is disposed. Costs a few milliseconds; training calls it at each progress line and after
+    /// validation.
+    /// </summary>
+    public static unsafe void ReleaseFreeMemory()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var global = NativeLibrary.GetMainProgramHandle();
+        if (NativeLibrary.TryGetExport(global, "MallocExtension_ReleaseFreeMemory", out var tcmalloc))
+            ((delegate* unmanaged<void>)tcmalloc)();
+        else if (NativeLibrary.TryGetExport(global, "malloc_trim", out var trim))
+            ((delegate* unmanaged<nuint, int>)trim)(0);
+    }
+
+    /// <summary>Peak resident memory of this process so far (VmHWM), in MB; 0 where /proc is not available.</summary>
+    public static double PeakRssMegabytes()
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return 0;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
+    }
 }

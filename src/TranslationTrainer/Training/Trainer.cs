@@ -151,6 +151,7 @@ public sealed class Trainer
                 if (validate || (stop is not null && HasValidation))
                 {
                     if (world.IsMain) validLoss = Validate(metrics!);
+                    TorchRuntime.ReleaseFreeMemory(); // decoding the validation set leaves blocks of its own shapes
                     if (world.FromMain(progress.ValidationsWithoutImprovement >= config.Patience && config.Patience > 0))
                         stop ??= $"no improvement in {config.Patience} validations";
                 }
@@ -312,14 +313,15 @@ public sealed class Trainer
         double loss = window.LossSum / Math.Max(1, window.Updates), tokensPerSecond = window.Tokens / seconds;
         double lr = Schedule.LearningRate(config, progress.Update);
         string etaText = Eta(seconds / Math.Max(1, window.Updates), elapsed)?.ToString(@"hh\:mm\:ss") ?? "?";
-        // Resident memory is logged so that a long run shows whether it stays flat (it does with tcmalloc).
-        double rssMb = Environment.WorkingSet / 1048576.0;
+        // Resident memory is logged so that a long run shows whether it stays flat; free blocks go back to the system first.
+        TorchRuntime.ReleaseFreeMemory();
+        double rssMb = Environment.WorkingSet / 1048576.0, peakRssMb = TorchRuntime.PeakRssMegabytes();
         log.Information("update {Update} | epoch {Epoch} | loss {Loss:F3} | lr {Lr:E2} | {TokensPerSecond:F0} tgt tok/s | RSS {Rss:F0} MB | elapsed {Elapsed} | ETA {Eta}",
             progress.Update, progress.Epoch, loss, lr, tokensPerSecond, rssMb, TimeSpan.FromSeconds(elapsed).ToString(@"hh\:mm\:ss"), etaText);
         metrics?.Write(new JsonObject
         {
             ["update"] = progress.Update, ["epoch"] = progress.Epoch, ["loss"] = Math.Round(loss, 5), ["lr"] = lr,
-            ["tgt_tok_per_s"] = Math.Round(tokensPerSecond, 1), ["elapsed_s"] = Math.Round(elapsed, 2), ["rss_mb"] = Math.Round(rssMb, 1),
+            ["tgt_tok_per_s"] = Math.Round(tokensPerSecond, 1), ["elapsed_s"] = Math.Round(elapsed, 2), ["rss_mb"] = Math.Round(rssMb, 1), ["peak_rss_mb"] = Math.Round(peakRssMb, 1),
         });
         return new LogWindow(0, 0, elapsed);
     }

@@ -104,6 +104,7 @@ public class TrainerTests
             m.Remove("tgt_tok_per_s");
             m.Remove("elapsed_s");
             m.Remove("rss_mb");
+            m.Remove("peak_rss_mb");
             return m.ToJsonString();
         }).ToList();
 }
