@@ -151,13 +151,13 @@ public sealed class Trainer
                 if (validate || (stop is not null && HasValidation))
                 {
                     if (world.IsMain) validLoss = Validate(metrics!);
-                    TorchRuntime.ReleaseFreeMemory(); // decoding the validation set leaves blocks of its own shapes
                     if (world.FromMain(progress.ValidationsWithoutImprovement >= config.Patience && config.Patience > 0))
                         stop ??= $"no improvement in {config.Patience} validations";
                 }
                 bool interrupted = world.AnyRank(cancel.IsCancellationRequested);
                 if (world.IsMain && (validate || stop is not null || interrupted || (config.SaveEvery > 0 && progress.Update % config.SaveEvery == 0)))
                     Save(window, intervalCopy: validate);
+                if (validate) ReleaseValidationMemory();
                 if (interrupted)
                 {
                     if (world.IsMain) log.Warning("Interrupted at update {Update}; checkpoint_last saved. Resume with: translation-trainer train --run-dir {RunDir}", progress.Update, runDir);
@@ -172,6 +172,17 @@ public sealed class Trainer
                 if (epochDone) break;
             }
         }
+    }
+
+    /// <summary>
+    /// Validation and saving leave garbage behind: managed memory that the GC would keep committed (measured on the
+    /// Bible config: 45 → 103 MB after one validation) and native blocks of the decoder's shapes. Both go back to the
+    /// system here, so that resident memory stays flat over a long run (scripts/bench-memory).
+    /// </summary>
+    private static void ReleaseValidationMemory()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        TorchRuntime.ReleaseFreeMemory();
     }
 
     /// <summary>One optimiser update over a group of batches (gradient accumulation); returns the mean loss per token.</summary>
