@@ -24,7 +24,7 @@ public static class TranslateCommand
         public Option<bool> AllowUnk { get; } = new("--allow-unk") { Description = "let the model output <unk>" };
         public Option<string> Device { get; } = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
         public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads (0 = all cores)", DefaultValueFactory = _ => 0 };
-        public Option<string> Precision { get; } = new("--precision") { Description = "fp32, bf16 (weights cast to bfloat16 once; needs AVX512_BF16/AMX or a GPU) or auto", DefaultValueFactory = _ => "fp32" };
+        public Option<string> Precision { get; } = new("--precision") { Description = "auto (bf16 where the hardware runs it fast, else fp32), fp32, or bf16 (weights cast to bfloat16 once; needs AVX512_BF16/AMX or a GPU)", DefaultValueFactory = _ => "auto" };
         public Option<string?> Vocab { get; } = new("--vocab") { Description = "vocabulary directory (default: the run directory's copy)" };
 
         public void AddTo(Command command)
