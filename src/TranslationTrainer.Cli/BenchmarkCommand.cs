@@ -130,7 +130,7 @@ public static class BenchmarkCommand
             Report("subset_beam5", subsetBeam);
             Report("beam5_nocache", uncachedBeam);
             result["cache_speedup"] = Math.Round(subsetBeam.SentencesPerSecond / uncachedBeam.SentencesPerSecond, 2);
-            result["peak_rss_mb"] = Math.Round(DecodeBenchmark.PeakRssMegabytes(), 1);
+            result["peak_rss_mb"] = Math.Round(TorchRuntime.PeakRssMegabytes(), 1);
             context.Out.WriteLine(result.ToJsonString());
             return 0;
         }));

@@ -92,8 +92,6 @@ public static class DecodeBenchmark
         double seconds = clock.Elapsed.TotalSeconds;
         return new DecodeMeasurement(outputs.Length, outputs.Sum(h => (long)h.Tokens.Length + 1), seconds, DecodeProfile.Stop());
     }
-
-    public static double PeakRssMegabytes() => TorchRuntime.PeakRssMegabytes();
 }
 
 /// <summary>The decoding shapes of shared/bench/pytorch_reference.py: --decode-sents 64, --src-len 30, --tgt-len 30.</summary>

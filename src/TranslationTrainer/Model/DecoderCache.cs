@@ -96,7 +96,7 @@ public sealed class DecoderCache : IDisposable
     }
 
     /// <summary>
-    /// Keeps hypothesis rows `rows` (a long tensor) in that order, and encoder rows `sources` when sentences leave
+    /// Keeps hypothesis rows `rows` (new row i = old row rows[i]), and encoder rows `sources` when sentences leave
     /// (null: the sources are unchanged, as when beams are re-ranked). With a beam, the encoder side has one row
     /// per sentence and hypothesis row r reads sentence r / beam (see MultiHeadAttention.CrossAttend).
     /// </summary>
