@@ -214,8 +214,10 @@ public static class Search
     private static long ChunkSize(long vocab)
     {
         for (long offset = 0; offset <= 50; offset++)
-            foreach (var size in new[] { 100 - offset, 100 + offset })
-                if (size > 0 && vocab % size == 0) return size;
+        {
+            if (vocab % (100 - offset) == 0) return 100 - offset;
+            if (vocab % (100 + offset) == 0) return 100 + offset;
+        }
         return vocab;
     }
 

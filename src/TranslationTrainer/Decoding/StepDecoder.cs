@@ -56,7 +56,7 @@ public abstract class StepDecoder : IDisposable
             using var scope = NewDisposeScope();
             if (prefix is not null) Replace(ref prefix, prefix.index_select(0, tensor(rows, device: memory.device)));
             if (sources is null) return;
-            using var sourceIndex = tensor(sources, device: memory.device);
+            var sourceIndex = tensor(sources, device: memory.device);
             Replace(ref memory, memory.index_select(0, sourceIndex));
             Replace(ref sourceKeep, sourceKeep.index_select(0, sourceIndex));
         }

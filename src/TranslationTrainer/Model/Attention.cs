@@ -86,10 +86,7 @@ public sealed class MultiHeadAttention : nn.Module
         return precision().Linear(unfolded, outputProjection.weight, outputProjection.bias);
     }
 
-    /// <summary>softmax(q·kᵀ/√dh) of the decoder states x against projected encoder keys, averaged over heads: (B,T,S).</summary>
-    public Tensor AttentionWeights(Tensor x, Tensor memoryKeys, Tensor keepKeys) => AttentionWeightsPerHead(x, memoryKeys, keepKeys).mean([1]);
-
-    /// <summary>The same weights before averaging, one map per head: (B,H,T,S).</summary>
+    /// <summary>softmax(q·kᵀ/√dh) of the decoder states x against projected encoder keys, one map per head: (B,H,T,S).</summary>
     public Tensor AttentionWeightsPerHead(Tensor x, Tensor memoryKeys, Tensor keepKeys)
     {
         var weight = inputProjection.weight.narrow(0, 0, modelSize);
