@@ -52,7 +52,7 @@ public sealed class MultiHeadAttention : nn.Module
         var (keys, values) = wholeBuffers ? (cache.KeyBuffer!, cache.ValueBuffer!) : (cache.Keys!, cache.Values!);
         var scores = (q * (1.0 / Math.Sqrt(modelSize / heads))).matmul(keys.transpose(-2, -1)); // (B,H,1,positions)
         if (wholeBuffers) scores.narrow(-1, cache.Count, scores.shape[^1] - cache.Count).fill_(double.NegativeInfinity);
-        var context = F.softmax(scores, -1, float32).to(q.dtype).matmul(values);
+        var context = ToType(F.softmax(scores, -1, float32), q.dtype).matmul(values);
         return Output(context);
     }
 
@@ -86,6 +86,23 @@ public sealed class MultiHeadAttention : nn.Module
         return precision().Linear(unfolded, outputProjection.weight, outputProjection.bias);
     }
 
+    /// <summary>
+    /// CrossAttend for one new position per row (R,1,d), as incremental decoding needs: explicit matmuls instead of
+    /// SDPA, which is slow for so few queries (bfloat16 most of all); memoryKeys/Values must be contiguous.
+    /// </summary>
+    public Tensor CrossAttendStep(Tensor x, Tensor memoryKeys, Tensor memoryValues, Tensor padding)
+    {
+        var weight = inputProjection.weight.narrow(0, 0, modelSize);
+        var bias = inputProjection.bias!.narrow(0, 0, modelSize);
+        long rows = x.shape[0], sources = memoryKeys.shape[0], beams = rows / sources, headSize = modelSize / heads;
+        // Row r = source r / beams: that source's beams become its query positions, (sources,H,beams,dh).
+        var q = precision().Linear(x, weight, bias).view(sources, beams, heads, headSize).transpose(1, 2);
+        var scores = (q * (1.0 / Math.Sqrt(headSize))).matmul(memoryKeys.transpose(-2, -1)); // (sources,H,beams,S)
+        var weights = ToType(F.softmax(scores.masked_fill_(padding, double.NegativeInfinity), -1, float32), q.dtype);
+        var context = weights.matmul(memoryValues).transpose(1, 2).reshape(rows, 1, modelSize);
+        return precision().Linear(context, outputProjection.weight, outputProjection.bias);
+    }
+
     /// <summary>softmax(q·kᵀ/√dh) of the decoder states x against projected encoder keys, one map per head: (B,H,T,S).</summary>
     public Tensor AttentionWeightsPerHead(Tensor x, Tensor memoryKeys, Tensor keepKeys)
     {
@@ -108,6 +125,9 @@ public sealed class MultiHeadAttention : nn.Module
         var (batch, length) = (context.shape[0], context.shape[2]);
         return precision().Linear(context.transpose(1, 2).reshape(batch, length, modelSize), outputProjection.weight, outputProjection.bias);
     }
+
+    /// <summary>Skips the no-op cast in float32 (one libtorch call fewer per step and layer).</summary>
+    private static Tensor ToType(Tensor t, ScalarType type) => t.dtype == type ? t : t.to(type);
 
     private (Tensor, Tensor, Tensor) SplitQueryKeyValue(Tensor qkv)
     {

@@ -83,7 +83,8 @@ public sealed class DecoderCache : IDisposable
     public LayerCache[] Layers { get; }
     public Tensor[] MemoryKeys { get; }
     public Tensor[] MemoryValues { get; }
-    public Tensor SourceKeep { get; private set; }
+    /// <summary>(B,1,1,S), true at source padding: the keys cross-attention must not see.</summary>
+    public Tensor SourcePadding { get; private set; }
     /// <summary>Number of target positions already fed to the decoder.</summary>
     public int Length { get; set; }
 
@@ -92,7 +93,7 @@ public sealed class DecoderCache : IDisposable
         Layers = memoryKeys.Select(_ => new LayerCache()).ToArray();
         MemoryKeys = memoryKeys.Select(t => t.DetachFromDisposeScope()).ToArray();
         MemoryValues = memoryValues.Select(t => t.DetachFromDisposeScope()).ToArray();
-        SourceKeep = sourceKeep.DetachFromDisposeScope();
+        SourcePadding = sourceKeep.logical_not().DetachFromDisposeScope(); // once, not in every step
     }
 
     /// <summary>
@@ -103,7 +104,7 @@ public sealed class DecoderCache : IDisposable
     public void Reorder(long[] rows, long[]? sources)
     {
         using var scope = NewDisposeScope();
-        var device = SourceKeep.device;
+        var device = SourcePadding.device;
         // Search keeps hypotheses in their rows where it can, so usually only a few rows change: copy just those.
         var changedRows = Moved(rows);
         var changedSources = sources is null ? [] : Moved(sources);
@@ -118,7 +119,7 @@ public sealed class DecoderCache : IDisposable
                 MemoryKeys[i] = KeepRows(MemoryKeys[i], sourceParents, sourceTargets, sources.Length);
                 MemoryValues[i] = KeepRows(MemoryValues[i], sourceParents, sourceTargets, sources.Length);
             }
-            SourceKeep = KeepRows(SourceKeep, sourceParents, sourceTargets, sources.Length);
+            SourcePadding = KeepRows(SourcePadding, sourceParents, sourceTargets, sources.Length);
             return;
         }
         var index = tensor(rows, device: device);
@@ -130,7 +131,7 @@ public sealed class DecoderCache : IDisposable
             MemoryKeys[i] = ReplaceRows(MemoryKeys[i], sourceIndex);
             MemoryValues[i] = ReplaceRows(MemoryValues[i], sourceIndex);
         }
-        SourceKeep = ReplaceRows(SourceKeep, sourceIndex);
+        SourcePadding = ReplaceRows(SourcePadding, sourceIndex);
     }
 
     /// <summary>New positions whose row comes from elsewhere.</summary>
@@ -165,6 +166,6 @@ public sealed class DecoderCache : IDisposable
     {
         foreach (var layer in Layers) layer.Dispose();
         foreach (var t in MemoryKeys.Concat(MemoryValues)) t.Dispose();
-        SourceKeep.Dispose();
+        SourcePadding.Dispose();
     }
 }

@@ -30,9 +30,11 @@ public sealed class Precision
 
     /// <summary>x·wᵀ + b in the matmul type; inputs already of that type (a model cast for decoding) are not copied.</summary>
     public Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null) =>
-        MatmulType == ScalarType.Float32 && x.dtype == ScalarType.Float32
+        x.dtype == MatmulType && weight.dtype == MatmulType && (bias is null || bias.dtype == MatmulType)
             ? F.linear(x, weight, bias)
-            : F.linear(x.to(MatmulType), weight.to(MatmulType), bias?.to(MatmulType));
+            : F.linear(To(x), To(weight), bias is null ? null : To(bias));
+
+    private Tensor To(Tensor t) => t.dtype == MatmulType ? t : t.to(MatmulType);
 
     /// <summary>
     /// fp32, bf16, or auto (bf16 where the hardware runs it fast, else fp32). bf16 on a CPU without AVX512_BF16 or

@@ -85,7 +85,7 @@ public sealed class Transformer : nn.Module
         var embedded = embedding.forward(tokens) * embeddingScale;
         // The table stays float32 (Module.to leaves non-persistent buffers alone); a bf16 model reads it cast.
         var x = embedded + get_buffer("positions")!.narrow(0, firstPosition, length).to(embedded.dtype);
-        return F.dropout(x, Config.Dropout, training);
+        return Dropout.Apply(x, Config.Dropout, training);
     }
 
     /// <summary>Source tokens (B,S) → encoder output (B,S,d) and the mask of real source positions (B,1,1,S).</summary>
@@ -136,8 +136,9 @@ public sealed class Transformer : nn.Module
     /// <summary>Prepares incremental decoding: encoder keys/values are projected once here.</summary>
     public DecoderCache StartDecoding(Tensor memory, Tensor sourceKeep)
     {
+        // Contiguous, because a step's matmuls over a strided view copy it first.
         var projected = decoderLayers.Select(layer => layer.ProjectMemory(memory)).ToArray();
-        return new DecoderCache(projected.Select(p => p.Keys).ToArray(), projected.Select(p => p.Values).ToArray(), sourceKeep);
+        return new DecoderCache(projected.Select(p => p.Keys.contiguous()).ToArray(), projected.Select(p => p.Values.contiguous()).ToArray(), sourceKeep);
     }
 
     /// <summary>Feeds one token per row (B) at position cache.Length and returns the next-token logits (B,V).</summary>
@@ -145,14 +146,16 @@ public sealed class Transformer : nn.Module
     {
         var x = Embed(targetEmbedding ?? sourceEmbedding, lastTokens.unsqueeze(1), cache.Length);
         for (int i = 0; i < decoderLayers.Count; i++)
-            x = decoderLayers[i].Step(x, cache.Layers[i], cache.MemoryKeys[i], cache.MemoryValues[i], cache.SourceKeep);
+            x = decoderLayers[i].Step(x, cache.Layers[i], cache.MemoryKeys[i], cache.MemoryValues[i], cache.SourcePadding);
         cache.Length++;
         return Project(decoderNorm?.forward(x) ?? x).squeeze(1);
     }
 
     /// <summary>Logits in float32 whatever the precision: log-softmax and the loss need its accuracy.</summary>
     private Tensor Project(Tensor x) =>
-        Precision.Linear(x, outputProjection?.weight ?? (targetEmbedding ?? sourceEmbedding).weight!).to(float32);
+        ToFloat32(Precision.Linear(x, outputProjection?.weight ?? (targetEmbedding ?? sourceEmbedding).weight!));
+
+    private static Tensor ToFloat32(Tensor t) => t.dtype == float32 ? t : t.to(float32);
 
     /// <summary>
     /// For decoding only: with bf16, casts every parameter (and the positions) to bfloat16 once, so steps copy no
@@ -170,8 +173,8 @@ internal static class Residual
 {
     public static Tensor Apply(Tensor x, LayerNorm norm, bool preNorm, double dropout, bool training, Func<Tensor, Tensor> sublayer) =>
         preNorm
-            ? x + F.dropout(sublayer(norm.forward(x)), dropout, training)
-            : norm.forward(x + F.dropout(sublayer(x), dropout, training));
+            ? x + Dropout.Apply(sublayer(norm.forward(x)), dropout, training)
+            : norm.forward(x + Dropout.Apply(sublayer(x), dropout, training));
 }
 
 public sealed class FeedForward : nn.Module
@@ -199,7 +202,7 @@ public sealed class FeedForward : nn.Module
     {
         var h = precision().Linear(x, inner.weight, inner.bias);
         h = config.Activation == "gelu" ? F.gelu(h) : F.relu(h);
-        return precision().Linear(F.dropout(h, config.ActivationDropout, training), outer.weight, outer.bias);
+        return precision().Linear(Dropout.Apply(h, config.ActivationDropout, training), outer.weight, outer.bias);
     }
 }
 
@@ -257,10 +260,11 @@ public sealed class DecoderLayer : nn.Module
     }
 
     /// <summary>One new position: its self-attention sees the cached prefix, which is causal by construction.</summary>
-    public Tensor Step(Tensor x, LayerCache cache, Tensor memoryKeys, Tensor memoryValues, Tensor sourceKeep)
+    public Tensor Step(Tensor x, LayerCache cache, Tensor memoryKeys, Tensor memoryValues, Tensor sourcePadding)
     {
         x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttendStep(h, cache));
-        return Cross(x, memoryKeys, memoryValues, sourceKeep);
+        x = Residual.Apply(x, crossAttentionNorm, config.PreNorm, config.Dropout, training, h => crossAttention.CrossAttendStep(h, memoryKeys, memoryValues, sourcePadding));
+        return Residual.Apply(x, feedForwardNorm, config.PreNorm, config.Dropout, training, feedForward.forward);
     }
 
     /// <summary>The cross-attention weights (B,H,T,S), one map per head, that forward would use.</summary>

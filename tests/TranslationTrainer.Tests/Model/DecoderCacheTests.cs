@@ -42,7 +42,7 @@ public class DecoderCacheTests
         var sourceIndex = tensor(sources ?? [0, 1, 2, 3]);
         Assert.True(cache.MemoryKeys[0].equal(memoryKeys.index_select(0, sourceIndex)).all().item<bool>());
         Assert.True(cache.MemoryValues[0].equal(memoryValues.index_select(0, sourceIndex)).all().item<bool>());
-        Assert.True(cache.SourceKeep.equal(sourceKeep.index_select(0, sourceIndex)).all().item<bool>());
+        Assert.True(cache.SourcePadding.equal(sourceKeep.logical_not().index_select(0, sourceIndex)).all().item<bool>());
 
         // The cache goes on working after the reorder: the next position lands after the kept ones.
         var next = randn(rows.Length, 2, 1, 3);
