@@ -24,6 +24,7 @@ public sealed class Transformer : nn.Module
     private readonly ModuleList<DecoderLayer> decoderLayers;
     private readonly LayerNorm? encoderNorm, decoderNorm; // pre-norm stacks end with a LayerNorm
     private readonly double embeddingScale;
+    private Tensor? outputWeightForDecoding;        // set by CastForInference when the output layer is tied
 
     /// <summary>The type matrix multiplies run in; parameters stay float32 unless CastForInference was called.</summary>
     public Precision Precision { get; set; } = Precision.Float32;
@@ -153,18 +154,41 @@ public sealed class Transformer : nn.Module
 
     /// <summary>Logits in float32 whatever the precision: log-softmax and the loss need its accuracy.</summary>
     private Tensor Project(Tensor x) =>
-        ToFloat32(Precision.Linear(x, outputProjection?.weight ?? (targetEmbedding ?? sourceEmbedding).weight!));
+        ToFloat32(Precision.Linear(x, outputProjection?.weight ?? outputWeightForDecoding ?? (targetEmbedding ?? sourceEmbedding).weight!));
 
     private static Tensor ToFloat32(Tensor t) => t.dtype == float32 ? t : t.to(float32);
 
     /// <summary>
-    /// For decoding only: with bf16, casts every parameter (and the positions) to bfloat16 once, so steps copy no
-    /// weights and the cache is bfloat16 too. A cast model is never trained or saved: checkpoints stay float32.
+    /// For decoding only: with bf16, casts every parameter to bfloat16 once, so steps copy no weights and the cache
+    /// is bfloat16 too; with fp32, lays the weights out for small matrix multiplies. A model prepared this way is never
+    /// trained or saved: checkpoints stay float32.
     /// </summary>
     public void CastForInference(Precision precision)
     {
         Precision = precision;
-        if (precision.IsBFloat16) this.to(bfloat16);
+        outputWeightForDecoding?.Dispose();
+        outputWeightForDecoding = null;
+        if (precision.IsBFloat16)
+        {
+            this.to(bfloat16); // oneDNN repacks bf16 weights on every call, so their layout made no measurable difference
+            return;
+        }
+        // float32 weights stored column-major (same values and shape): F.linear computes x·Wᵀ, and MKL multiplies a
+        // contiguous Wᵀ much faster on a decoding step's few rows (16 rows: 1.0 → 0.31 ms for the 8,000-token output
+        // layer, a whole step 3.5 → 2.2 ms; test set +11% greedy, +5% beam 5).
+        using var noGrad = no_grad();
+        foreach (var linear in modules().OfType<Linear>())
+            linear.weight = new Parameter(ColumnMajor(linear.weight), requires_grad: false);
+        // A tied output layer shares the embedding table, whose lookups want it row-major: the output gets a copy.
+        if (outputProjection is null) outputWeightForDecoding = ColumnMajor((targetEmbedding ?? sourceEmbedding).weight!).DetachFromDisposeScope();
+    }
+
+    private static Tensor ColumnMajor(Tensor matrix) => matrix.t().contiguous().t();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) outputWeightForDecoding?.Dispose();
+        base.Dispose(disposing);
     }
 }
 

@@ -66,6 +66,34 @@ public class PrecisionTests
         Assert.True(same >= 14, $"only {same} of 16 greedy outputs agree");
     }
 
+    /// <summary>
+    /// CastForInference(fp32) only lays the linear weights out column-major (faster on few rows): the same values,
+    /// the same logits up to float rounding, for a tied and an untied output layer.
+    /// </summary>
+    [Theory]
+    [InlineData("all")]
+    [InlineData("none")]
+    public void CastingForFp32DecodingChangesTheLayoutNotTheResults(string tie)
+    {
+        using var scope = NewDisposeScope();
+        var model = TinyModels.Create(seed: 8, tie: tie);
+        using var inference = inference_mode();
+        var source = TinyModels.RandomTokens(1, 3, 9);
+        var target = TinyModels.RandomTokens(2, 3, 7);
+        var before = model.forward(source, target);
+        var weights = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.clone());
+
+        model.CastForInference(Precision.Float32);
+
+        Assert.All(model.named_parameters(), p => Assert.True(p.parameter.equal(weights[p.name]).all().item<bool>(), p.name));
+        Assert.Contains(model.modules().OfType<TorchSharp.Modules.Linear>(), linear => !linear.weight.is_contiguous());
+        Assert.True(model.forward(source, target).allclose(before, rtol: 1e-5, atol: 1e-5));
+        var (memory, keep) = model.Encode(source);
+        using var cache = model.StartDecoding(memory, keep);
+        var step = model.DecodeStep(target[.., 0], cache);
+        Assert.True(step.allclose(before[.., 0], rtol: 1e-5, atol: 1e-5));
+    }
+
     [Fact]
     public void Bf16AndFp32RunsFromOneSeedEndWithCloseValidationLosses()
     {
