@@ -52,7 +52,7 @@ public sealed class MultiHeadAttention : nn.Module
         var (keys, values) = wholeBuffers ? (cache.KeyBuffer!, cache.ValueBuffer!) : (cache.Keys!, cache.Values!);
         var scores = (q * (1.0 / Math.Sqrt(modelSize / heads))).matmul(keys.transpose(-2, -1)); // (B,H,1,positions)
         if (wholeBuffers) scores.narrow(-1, cache.Count, scores.shape[^1] - cache.Count).fill_(double.NegativeInfinity);
-        var context = ToType(F.softmax(scores, -1, float32), q.dtype).matmul(values);
+        var context = Precision.Cast(F.softmax(scores, -1, float32), q.dtype).matmul(values);
         return Output(context);
     }
 
@@ -73,9 +73,7 @@ public sealed class MultiHeadAttention : nn.Module
     /// </summary>
     public Tensor CrossAttend(Tensor x, Tensor memoryKeys, Tensor memoryValues, Tensor keepKeys)
     {
-        var weight = inputProjection.weight.narrow(0, 0, modelSize);
-        var bias = inputProjection.bias!.narrow(0, 0, modelSize);
-        var q = SplitHeads(precision().Linear(x, weight, bias));
+        var q = SplitHeads(Query(x));
         long rows = q.shape[0], sources = memoryKeys.shape[0];
         if (rows == sources) return Attend(q, memoryKeys, memoryValues, keepKeys, causal: false);
         // Each source's beams become more query positions of that source (cross-attention has no causal mask).
@@ -92,13 +90,11 @@ public sealed class MultiHeadAttention : nn.Module
     /// </summary>
     public Tensor CrossAttendStep(Tensor x, Tensor memoryKeys, Tensor memoryValues, Tensor padding)
     {
-        var weight = inputProjection.weight.narrow(0, 0, modelSize);
-        var bias = inputProjection.bias!.narrow(0, 0, modelSize);
         long rows = x.shape[0], sources = memoryKeys.shape[0], beams = rows / sources, headSize = modelSize / heads;
         // Row r = source r / beams: that source's beams become its query positions, (sources,H,beams,dh).
-        var q = precision().Linear(x, weight, bias).view(sources, beams, heads, headSize).transpose(1, 2);
+        var q = Query(x).view(sources, beams, heads, headSize).transpose(1, 2);
         var scores = (q * (1.0 / Math.Sqrt(headSize))).matmul(memoryKeys.transpose(-2, -1)); // (sources,H,beams,S)
-        var weights = ToType(F.softmax(scores.masked_fill_(padding, double.NegativeInfinity), -1, float32), q.dtype);
+        var weights = Precision.Cast(F.softmax(scores.masked_fill_(padding, double.NegativeInfinity), -1, float32), q.dtype);
         var context = weights.matmul(memoryValues).transpose(1, 2).reshape(rows, 1, modelSize);
         return precision().Linear(context, outputProjection.weight, outputProjection.bias);
     }
@@ -106,9 +102,7 @@ public sealed class MultiHeadAttention : nn.Module
     /// <summary>softmax(q·kᵀ/√dh) of the decoder states x against projected encoder keys, one map per head: (B,H,T,S).</summary>
     public Tensor AttentionWeightsPerHead(Tensor x, Tensor memoryKeys, Tensor keepKeys)
     {
-        var weight = inputProjection.weight.narrow(0, 0, modelSize);
-        var bias = inputProjection.bias!.narrow(0, 0, modelSize);
-        var q = SplitHeads(precision().Linear(x, weight, bias));
+        var q = SplitHeads(Query(x));
         var scores = q.matmul(memoryKeys.transpose(-2, -1)).to(float32) / Math.Sqrt(modelSize / heads);
         return F.softmax(scores.masked_fill(keepKeys.logical_not(), double.NegativeInfinity), -1);
     }
@@ -126,8 +120,9 @@ public sealed class MultiHeadAttention : nn.Module
         return precision().Linear(context.transpose(1, 2).reshape(batch, length, modelSize), outputProjection.weight, outputProjection.bias);
     }
 
-    /// <summary>Skips the no-op cast in float32 (one libtorch call fewer per step and layer).</summary>
-    private static Tensor ToType(Tensor t, ScalarType type) => t.dtype == type ? t : t.to(type);
+    /// <summary>The query rows of the fused input projection applied to x (cross-attention's decoder side).</summary>
+    private Tensor Query(Tensor x) =>
+        precision().Linear(x, inputProjection.weight.narrow(0, 0, modelSize), inputProjection.bias!.narrow(0, 0, modelSize));
 
     private (Tensor, Tensor, Tensor) SplitQueryKeyValue(Tensor qkv)
     {

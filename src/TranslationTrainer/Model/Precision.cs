@@ -32,9 +32,10 @@ public sealed class Precision
     public Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null) =>
         x.dtype == MatmulType && weight.dtype == MatmulType && (bias is null || bias.dtype == MatmulType)
             ? F.linear(x, weight, bias)
-            : F.linear(To(x), To(weight), bias is null ? null : To(bias));
+            : F.linear(Cast(x, MatmulType), Cast(weight, MatmulType), bias is null ? null : Cast(bias, MatmulType));
 
-    private Tensor To(Tensor t) => t.dtype == MatmulType ? t : t.to(MatmulType);
+    /// <summary>t in the given type; a tensor already of that type is returned as it is (no libtorch call).</summary>
+    public static Tensor Cast(Tensor t, ScalarType type) => t.dtype == type ? t : t.to(type);
 
     /// <summary>
     /// fp32, bf16, or auto (bf16 where the hardware runs it fast, else fp32). bf16 on a CPU without AVX512_BF16 or

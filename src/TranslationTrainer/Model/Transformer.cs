@@ -154,9 +154,7 @@ public sealed class Transformer : nn.Module
 
     /// <summary>Logits in float32 whatever the precision: log-softmax and the loss need its accuracy.</summary>
     private Tensor Project(Tensor x) =>
-        ToFloat32(Precision.Linear(x, outputProjection?.weight ?? outputWeightForDecoding ?? (targetEmbedding ?? sourceEmbedding).weight!));
-
-    private static Tensor ToFloat32(Tensor t) => t.dtype == float32 ? t : t.to(float32);
+        Precision.Cast(Precision.Linear(x, outputProjection?.weight ?? outputWeightForDecoding ?? (targetEmbedding ?? sourceEmbedding).weight!), float32);
 
     /// <summary>
     /// For decoding only: with bf16, casts every parameter to bfloat16 once, so steps copy no weights and the cache
@@ -280,15 +278,14 @@ public sealed class DecoderLayer : nn.Module
     {
         var (keys, values) = crossAttention.ProjectMemory(memory);
         x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttend(h, null, causal: true));
-        return Cross(x, keys, values, sourceKeep);
+        return CrossAndFeedForward(x, h => crossAttention.CrossAttend(h, keys, values, sourceKeep));
     }
 
     /// <summary>One new position: its self-attention sees the cached prefix, which is causal by construction.</summary>
     public Tensor Step(Tensor x, LayerCache cache, Tensor memoryKeys, Tensor memoryValues, Tensor sourcePadding)
     {
         x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttendStep(h, cache));
-        x = Residual.Apply(x, crossAttentionNorm, config.PreNorm, config.Dropout, training, h => crossAttention.CrossAttendStep(h, memoryKeys, memoryValues, sourcePadding));
-        return Residual.Apply(x, feedForwardNorm, config.PreNorm, config.Dropout, training, feedForward.forward);
+        return CrossAndFeedForward(x, h => crossAttention.CrossAttendStep(h, memoryKeys, memoryValues, sourcePadding));
     }
 
     /// <summary>The cross-attention weights (B,H,T,S), one map per head, that forward would use.</summary>
@@ -299,9 +296,9 @@ public sealed class DecoderLayer : nn.Module
         return crossAttention.AttentionWeightsPerHead(config.PreNorm ? crossAttentionNorm.forward(x) : x, keys, sourceKeep);
     }
 
-    private Tensor Cross(Tensor x, Tensor memoryKeys, Tensor memoryValues, Tensor sourceKeep)
+    private Tensor CrossAndFeedForward(Tensor x, Func<Tensor, Tensor> crossAttend)
     {
-        x = Residual.Apply(x, crossAttentionNorm, config.PreNorm, config.Dropout, training, h => crossAttention.CrossAttend(h, memoryKeys, memoryValues, sourceKeep));
+        x = Residual.Apply(x, crossAttentionNorm, config.PreNorm, config.Dropout, training, crossAttend);
         return Residual.Apply(x, feedForwardNorm, config.PreNorm, config.Dropout, training, feedForward.forward);
     }
 }
