@@ -17,20 +17,34 @@ public sealed class Precision
     /// <summary>The type matrix multiplies run in.</summary>
     public ScalarType MatmulType { get; }
 
-    private Precision(string name, ScalarType matmulType)
+    /// <summary>Linears go through MKL's bf16 gemm (float32 results); inference only.</summary>
+    public bool UsesMkl { get; }
+
+    private Precision(string name, ScalarType matmulType, bool usesMkl = false)
     {
         Name = name;
         MatmulType = matmulType;
+        UsesMkl = usesMkl;
     }
 
     public static readonly Precision Float32 = new("fp32", ScalarType.Float32);
     public static readonly Precision BFloat16 = new("bf16", ScalarType.BFloat16);
+    /// <summary>
+    /// bf16 for decoding on a CPU: the linears run through <see cref="MklBFloat16"/>, whose float32 results feed
+    /// LayerNorm and the residual stream directly; attention still multiplies in bfloat16 over a bfloat16 cache.
+    /// Transformer.CastForInference picks it where MKL is fast. No autograd, so never for training.
+    /// </summary>
+    public static readonly Precision BFloat16Mkl = new("bf16", ScalarType.BFloat16, usesMkl: true);
 
     public bool IsBFloat16 => MatmulType == ScalarType.BFloat16;
 
-    /// <summary>x·wᵀ + b in the matmul type; inputs already of that type (a model cast for decoding) are not copied.</summary>
+    /// <summary>
+    /// x·wᵀ + b in the matmul type; inputs already of that type (a model cast for decoding) are not copied. The
+    /// result is of the matmul type, or float32 with MKL.
+    /// </summary>
     public Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null) =>
-        x.dtype == MatmulType && weight.dtype == MatmulType && (bias is null || bias.dtype == MatmulType)
+        UsesMkl ? MklBFloat16.Linear(x, Cast(weight, MatmulType), bias)
+        : x.dtype == MatmulType && weight.dtype == MatmulType && (bias is null || bias.dtype == MatmulType)
             ? F.linear(x, weight, bias)
             : F.linear(Cast(x, MatmulType), Cast(weight, MatmulType), bias is null ? null : Cast(bias, MatmulType));
 

@@ -40,6 +40,9 @@ public static class TorchRuntime
         return IsAmdCpu() ? "generic (AMD CPU; run through scripts/translation-trainer for the fast ones)" : "fast (Intel CPU)";
     }
 
+    /// <summary>Whether MKL runs its fast kernels here (see MklKernels).</summary>
+    public static bool MklRunsFastKernels() => MklKernels().StartsWith("fast", StringComparison.Ordinal);
+
     private static bool IsAmdCpu() =>
         File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").Any(line => line.StartsWith("vendor_id", StringComparison.Ordinal) && line.Contains("AuthenticAMD"));
 

@@ -49,9 +49,16 @@ public class PrecisionTests
         for (int i = 0; i < 8; i++) Assert.Equal(targets[i], outputs[i][0].Tokens);
     }
 
-    [Fact]
-    public void AModelCastToBf16ForDecodingTranslatesLikeFp32()
+    /// <summary>
+    /// Decoding in bf16 through libtorch's linear (oneDNN) and through MKL's bf16 gemm (what CastForInference picks on
+    /// a CPU where MKL is fast; tests run without the shim that makes it fast on AMD, so it is set here by hand).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AModelCastToBf16ForDecodingTranslatesLikeFp32(bool mkl)
     {
+        if (mkl && !MklBFloat16.Available) return; // not an x86-64 Linux libtorch: the MKL path is never taken
         using var scope = NewDisposeScope();
         var model = TinyModels.Create(seed: 21);
         var (sources, _) = TinyModels.Memorize(model, pairs: 16);
@@ -60,10 +67,73 @@ public class PrecisionTests
         var maxLengths = Enumerable.Repeat(10, 16).ToArray();
         var fp32 = Search.Greedy(model, sources, maxLengths, new DecodingOptions { Beam = 1 }).Select(h => h[0].Tokens).ToArray();
         model.CastForInference(Precision.BFloat16);
-        Assert.All(model.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
+        model.Precision = mkl ? Precision.BFloat16Mkl : Precision.BFloat16;
+        // Only the matrices are bfloat16: LayerNorm, biases and embeddings stay float32, like the residual stream.
+        var linearWeights = model.modules().OfType<TorchSharp.Modules.Linear>().Select(l => l.weight.Handle).ToHashSet();
+        Assert.All(model.parameters(), p => Assert.Equal(linearWeights.Contains(p.Handle) ? ScalarType.BFloat16 : ScalarType.Float32, p.dtype));
         var bf16 = Search.Greedy(model, sources, maxLengths, new DecodingOptions { Beam = 1 }).Select(h => h[0].Tokens).ToArray();
         int same = Enumerable.Range(0, 16).Count(i => fp32[i].SequenceEqual(bf16[i]));
         Assert.True(same >= 14, $"only {same} of 16 greedy outputs agree");
+    }
+
+    /// <summary>The cached bf16 step (bfloat16 cache, MKL or oneDNN linears) gives the full pass's logits.</summary>
+    [Theory]
+    [InlineData(false, "all")]
+    [InlineData(true, "all")]
+    [InlineData(true, "none")]
+    public void Bf16CachedStepsMatchTheBf16FullPassAndFp32(bool mkl, string tie)
+    {
+        if (mkl && !MklBFloat16.Available) return;
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = TinyModels.Create(seed: 9, tie: tie);
+        var source = TinyModels.RandomTokens(1, 3, 9);
+        var target = TinyModels.RandomTokens(2, 3, 20);
+        var exact = model.forward(source, target);
+        model.CastForInference(Precision.BFloat16);
+        model.Precision = mkl ? Precision.BFloat16Mkl : Precision.BFloat16;
+        var (memory, keep) = model.Encode(source);
+        var full = model.Decode(target, memory, keep);
+        Assert.Equal(ScalarType.Float32, full.dtype);
+        double scale = exact.abs().max().item<float>();
+        Assert.True((full - exact).abs().max().item<float>() < 0.03 * scale, "bf16 full pass far from fp32");
+        using var cache = model.StartDecoding(memory, keep);
+        for (int t = 0; t < target.shape[1]; t++)
+        {
+            var step = model.DecodeStep(target[.., t], cache);
+            // The same bf16 roundings in another order (one row at a time, cache buffers): far below bf16's own error.
+            Assert.True(step.allclose(full[.., t], rtol: 0, atol: 0.01 * scale), $"step {t} differs");
+        }
+        Assert.Equal(ScalarType.BFloat16, cache.Layers[0].KeyBuffer!.dtype);
+        Assert.Equal(ScalarType.BFloat16, cache.MemoryKeys[0].dtype);
+    }
+
+    /// <summary>MKL's bf16 gemm: x·wᵀ + b in float32 for either weight layout, with and without a bias, any leading shape.</summary>
+    [Fact]
+    public void MklBf16LinearMatchesLibtorchsLinear()
+    {
+        if (!MklBFloat16.Available) return;
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var x = randn(2, 7, 48);
+        var weight = randn(80, 48).to(bfloat16);
+        var bias = randn(80);
+        // The exact product of the same bfloat16 inputs, in float64.
+        var expected = TorchSharp.torch.nn.functional.linear(x.to(bfloat16).to(float64), weight.to(float64), bias.to(float64));
+        foreach (var w in new[] { weight, weight.t().contiguous().t() })
+        {
+            var withBias = MklBFloat16.Linear(x, w, bias);
+            Assert.Equal(ScalarType.Float32, withBias.dtype);
+            Assert.Equal(new long[] { 2, 7, 80 }, withBias.shape);
+            Assert.True(withBias.to(float64).allclose(expected, rtol: 1e-5, atol: 1e-4), "with bias");
+            Assert.True(MklBFloat16.Linear(x, w, null).to(float64).allclose(expected - bias.to(float64), rtol: 1e-5, atol: 1e-4), "without bias");
+        }
+        Assert.Equal(new long[] { 0, 80 }, MklBFloat16.Linear(zeros(0, 48), weight, bias).shape);
+        // One row (a single sentence's greedy step): the result must not be written into the bias.
+        var biasBefore = bias.clone();
+        var oneRow = MklBFloat16.Linear(x[0, 0].unsqueeze(0), weight, bias);
+        Assert.True(bias.equal(biasBefore).all().item<bool>(), "the bias was overwritten");
+        Assert.True(oneRow.to(float64).allclose(expected[0, 0].unsqueeze(0), rtol: 1e-5, atol: 1e-4), "one row");
     }
 
     /// <summary>
