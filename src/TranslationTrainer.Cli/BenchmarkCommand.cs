@@ -55,8 +55,9 @@ public static class BenchmarkCommand
         var skipReferenceShapes = new Option<bool>("--skip-reference-shapes") { Description = "only the test-set runs" };
         var referenceShapesOnly = new Option<bool>("--reference-shapes-only") { Description = "only the runs on the reference's shapes" };
         var precision = new Option<string>("--precision") { Description = "fp32, bf16 or auto", DefaultValueFactory = _ => "fp32" };
+        var workers = new Option<int>("--workers") { Description = "test-set batches decoded at once (0 = auto, as translate)", DefaultValueFactory = _ => 0 };
         var command = new Command("decode", "Time greedy and beam decoding, cached and uncached: on the PyTorch reference's shapes (64×30 random tokens, 30 steps) and on a test set.")
-            { threads, device, checkpoint, vocab, input, uncachedLines, beam, batchSize, skipReferenceShapes, referenceShapesOnly, precision };
+            { threads, device, checkpoint, vocab, input, uncachedLines, beam, batchSize, skipReferenceShapes, referenceShapesOnly, precision, workers };
         command.SetAction(parse => context.Guard(() =>
         {
             TorchRuntime.SetThreads(parse.GetValue(threads));
@@ -95,7 +96,9 @@ public static class BenchmarkCommand
             Model.Transformer model;
             int[][] sources;
             Func<int, int> maxLength;
-            var options = new DecodingOptions { BatchSize = parse.GetValue(batchSize) };
+            var options = new DecodingOptions { BatchSize = parse.GetValue(batchSize), Workers = parse.GetValue(workers) };
+            options.Validate();
+            result["workers"] = Workers.Resolve(options.Workers, dev);
             if (parse.GetValue(checkpoint) is { } path)
             {
                 var (loaded, vocabulary) = ModelLoader.Load(path, parse.GetValue(vocab), dev, mode);

@@ -24,12 +24,13 @@ public static class TranslateCommand
         public Option<bool> AllowUnk { get; } = new("--allow-unk") { Description = "let the model output <unk>" };
         public Option<string> Device { get; } = new("--device") { Description = "auto, cpu or cuda", DefaultValueFactory = _ => "auto" };
         public Option<int> Threads { get; } = new("--threads") { Description = "CPU threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+        public Option<int> Workers { get; } = new("--workers") { Description = "batches decoded at once, sharing the threads (0 = auto: one single-threaded worker per thread on a CPU, 1 on a GPU)", DefaultValueFactory = _ => Defaults.Workers };
         public Option<string> Precision { get; } = new("--precision") { Description = "auto (bf16 where the hardware runs it fast, else fp32), fp32, or bf16 (weights cast to bfloat16 once; needs AVX512_BF16/AMX or a GPU)", DefaultValueFactory = _ => "auto" };
         public Option<string?> Vocab { get; } = new("--vocab") { Description = "vocabulary directory (default: the run directory's copy)" };
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, NoRepeatNgram, AllowUnk, Device, Threads, Precision, Vocab })
+            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, NoRepeatNgram, AllowUnk, Device, Threads, Workers, Precision, Vocab })
                 command.Options.Add(option);
         }
 
@@ -37,7 +38,7 @@ public static class TranslateCommand
         {
             var options = new DecodingOptions
             {
-                Beam = parse.GetValue(Beam), BatchSize = parse.GetValue(BatchSize), LengthPenalty = parse.GetValue(LengthPenalty),
+                Beam = parse.GetValue(Beam), BatchSize = parse.GetValue(BatchSize), Workers = parse.GetValue(Workers), LengthPenalty = parse.GetValue(LengthPenalty),
                 LengthPenaltyStyle = parse.GetValue(LengthPenaltyStyle)!, MaxLenA = parse.GetValue(MaxLenA), MaxLenB = parse.GetValue(MaxLenB),
                 MinLen = parse.GetValue(MinLen), NoRepeatNgram = parse.GetValue(NoRepeatNgram), AllowUnk = parse.GetValue(AllowUnk), NBest = nbest,
             };

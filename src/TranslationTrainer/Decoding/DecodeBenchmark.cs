@@ -63,24 +63,25 @@ public static class DecodeBenchmark
     }
 
     /// <summary>
-    /// Decodes `sources` (ids without &lt;/s&gt;) as `translate` does: sorted by length, batches of options.BatchSize.
+    /// Decodes `sources` (ids without &lt;/s&gt;) as `translate` does: sorted by length, batches of options.BatchSize,
+    /// options.Workers of them at a time.
     /// maxLength(sourceLength) bounds each output.
     /// </summary>
     public static DecodeMeasurement TestSet(Transformer model, IReadOnlyList<int[]> sources, DecodingOptions options, Func<int, int> maxLength, Device device)
     {
         var order = Enumerable.Range(0, sources.Count).Where(i => sources[i].Length > 0).OrderBy(i => sources[i].Length).ToArray();
-        using var inference = inference_mode();
+        var batches = order.Chunk(options.BatchSize).ToArray();
         return Time(() =>
         {
-            var outputs = new List<Hypothesis>();
-            foreach (var batch in order.Chunk(options.BatchSize))
+            var outputs = new Hypothesis[batches.Length][];
+            Workers.Run(batches.Length, Workers.Resolve(options.Workers, device), b =>
             {
                 using var scope = NewDisposeScope();
-                var source = Batching.Pad(batch.Select(i => (int[])[.. sources[i], 3]).ToArray(), device);
-                var hypotheses = Search.Decode(model, source, batch.Select(i => maxLength(sources[i].Length)).ToArray(), options);
-                outputs.AddRange(hypotheses.Select(h => h[0]));
-            }
-            return outputs.ToArray();
+                var source = Batching.Pad(batches[b].Select(i => (int[])[.. sources[i], 3]).ToArray(), device);
+                var hypotheses = Search.Decode(model, source, batches[b].Select(i => maxLength(sources[i].Length)).ToArray(), options);
+                outputs[b] = hypotheses.Select(h => h[0]).ToArray();
+            });
+            return outputs.SelectMany(o => o).ToArray();
         });
     }
 

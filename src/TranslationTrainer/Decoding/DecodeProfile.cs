@@ -4,7 +4,8 @@ namespace TranslationTrainer.Decoding;
 
 /// <summary>
 /// Wall time per search stage, collected only while a benchmark has switched it on (libtorch on the CPU runs
-/// each operation synchronously, so a stopwatch around a stage measures it). Off, a stage costs one null check.
+/// each operation synchronously, so a stopwatch around a stage measures it), summed over decoding workers. Off, a
+/// stage costs one null check.
 /// </summary>
 public static class DecodeProfile
 {
@@ -26,8 +27,10 @@ public static class DecodeProfile
     {
         public void Dispose()
         {
-            if (ticks is null || start == 0) return;
-            ticks[stage] = ticks.GetValueOrDefault(stage) + Stopwatch.GetTimestamp() - start;
+            var collecting = ticks;
+            if (collecting is null || start == 0) return;
+            long elapsed = Stopwatch.GetTimestamp() - start;
+            lock (collecting) collecting[stage] = collecting.GetValueOrDefault(stage) + elapsed;
         }
     }
 }

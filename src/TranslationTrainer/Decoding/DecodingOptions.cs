@@ -7,6 +7,8 @@ public sealed record DecodingOptions
     public int Beam { get; init; } = 5;
     /// <summary>Sentences per batch (sorted by length first).</summary>
     public int BatchSize { get; init; } = 64;
+    /// <summary>Batches decoded at once, each on its own thread (<see cref="Workers"/>); 0 = auto.</summary>
+    public int Workers { get; init; }
     /// <summary>α of the length penalty; 0 ranks by plain log-probability.</summary>
     public double LengthPenalty { get; init; } = 1.0; // Sockeye's default; tuned on valid it beat 0.6 (docs/experiments.md)
     /// <summary>gnmt: score / ((5+|y|)/6)^α (Sockeye, OpenNMT); simple: score / |y|^α (fairseq, Marian).</summary>
@@ -32,6 +34,7 @@ public sealed record DecodingOptions
     {
         if (Beam < 1) throw new UserError("--beam must be at least 1");
         if (BatchSize < 1) throw new UserError("--batch-size must be at least 1");
+        if (Workers < 0) throw new UserError("--workers must not be negative (0 = auto)");
         if (NBest < 1 || NBest > Beam) throw new UserError($"--nbest must be between 1 and --beam ({Beam})");
         if (LengthPenaltyStyle is not ("gnmt" or "simple")) throw new UserError($"--length-penalty-style must be gnmt or simple, got '{LengthPenaltyStyle}'");
         if (NoRepeatNgram < 0) throw new UserError("--no-repeat-ngram must not be negative");

@@ -18,8 +18,8 @@ public sealed record TranslationResult(string Source, IReadOnlyList<(string Text
 }
 
 /// <summary>
-/// Vocabulary + model + search: text in, text out. Lines are sorted by length into batches (less padding)
-/// and the results are returned in input order.
+/// Vocabulary + model + search: text in, text out. Lines are sorted by length into batches (less padding), which
+/// <see cref="Workers"/> decode several at a time, and the results are returned in input order.
 /// </summary>
 public sealed class Translator(Transformer model, VocabularyPair vocab, DecodingOptions options, Device device, Action<string>? warn = null)
 {
@@ -58,10 +58,11 @@ public sealed class Translator(Transformer model, VocabularyPair vocab, Decoding
                 results[i] = new TranslationResult(lines[i], [("", 0.0)], options.Alignment ? [] : null) { Attention = options.AttentionMaps ? AttentionMap.Empty : null };
         }
         var order = Enumerable.Range(0, lines.Count).Where(i => results[i] is null).OrderBy(i => encoded[i].Length).ToArray();
-        using var inference = inference_mode();
+        var batches = order.Chunk(options.BatchSize).ToArray();
         model.eval();
-        foreach (var batch in order.Chunk(options.BatchSize))
+        Workers.Run(batches.Length, Workers.Resolve(options.Workers, device), b =>
         {
+            var batch = batches[b];
             using var scope = NewDisposeScope();
             var source = Batching.Pad(batch.Select(i => encoded[i]).ToArray(), device);
             var maxLengths = batch.Select(i => options.MaxLength(encoded[i].Length - 1, model.Config.MaxPositions)).ToArray();
@@ -71,10 +72,10 @@ public sealed class Translator(Transformer model, VocabularyPair vocab, Decoding
             var weights = options.Alignment || options.AttentionMaps ? Alignment.CrossAttention(model, source, best) : null;
             var alignments = options.Alignment ? Alignment.FromAttention(weights!, batch.Select(i => encoded[i].Length - 1).ToArray(), best) : null;
             var attention = options.AttentionMaps ? AttentionMap.FromAttention(weights!, vocab, batch.Select(i => encoded[i]).ToArray(), best) : null;
-            for (int b = 0; b < batch.Length; b++)
-                results[batch[b]] = new TranslationResult(lines[batch[b]], hypotheses[b].Select(h => (vocab.Target.Decode(h.Tokens), h.Score)).ToList(), alignments?[b])
-                    { Attention = attention?[b] };
-        }
+            for (int j = 0; j < batch.Length; j++)
+                results[batch[j]] = new TranslationResult(lines[batch[j]], hypotheses[j].Select(h => (vocab.Target.Decode(h.Tokens), h.Score)).ToList(), alignments?[j])
+                    { Attention = attention?[j] };
+        });
         return [.. results];
     }
 }

@@ -48,6 +48,44 @@ public class TranslatorTests
         }
     }
 
+    /// <summary>Batches decoded by several workers at once: the same translations, in input order, as one worker.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void SeveralWorkersGiveTheSameTranslationsAsOne(int beam)
+    {
+        var lines = Lines(11);
+        var options = new DecodingOptions { Beam = beam, BatchSize = 2, MaxLenA = 0, MaxLenB = 8, Workers = 1 };
+        var one = NewTranslator(options).TranslateAll(lines);
+        int threads = get_num_threads();
+        var three = NewTranslator(options with { Workers = 3 }).TranslateAll(lines);
+        Assert.Equal(one.Select(r => (r.Source, r.Best)), three.Select(r => (r.Source, r.Best)));
+        // A worker with fewer threads may sum in another order: scores agree to float rounding.
+        for (int i = 0; i < lines.Count; i++) Assert.Equal(one[i].NBest[0].Score, three[i].NBest[0].Score, 1e-5);
+        // The workers' own thread counts do not leak out, not even to threads started later.
+        Assert.Equal(threads, get_num_threads());
+        int later = 0;
+        var thread = new Thread(() => later = get_num_threads());
+        thread.Start();
+        thread.Join();
+        Assert.Equal(threads, later);
+    }
+
+    [Fact]
+    public void AWorkersFailureReachesTheCallerAndStopsTheOthers()
+    {
+        int started = 0;
+        var error = Assert.Throws<UserError>(() => Workers.Run(100, 2, item =>
+        {
+            Interlocked.Increment(ref started);
+            Assert.True(is_inference_mode_enabled(), "workers decode in inference mode");
+            if (item == 3) throw new UserError("item 3 is bad");
+            Thread.Sleep(1);
+        }));
+        Assert.Equal("item 3 is bad", error.Message);
+        Assert.True(started < 100, $"{started} items started after the failure");
+    }
+
     [Fact]
     public void StreamingInChunksGivesTheSameOutputsInOrder()
     {

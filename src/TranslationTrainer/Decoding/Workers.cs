@@ -1,0 +1,58 @@
+using System.Runtime.ExceptionServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TranslationTrainer.Decoding;
+
+/// <summary>
+/// Decodes batches on several threads at once, as Marian's CPU workers do: each worker takes the next batch and
+/// runs it with threads/workers libtorch threads. A decoding step is hundreds of small operations that run one
+/// after another while the other threads wait (half the time on 2 cores), so on a CPU two single-threaded workers
+/// translate the Bible test set 1.4–2.1× faster than one worker with both threads.
+/// </summary>
+public static class Workers
+{
+    private const int StackSize = 16 << 20; // MKL's kernels keep buffers on the stack; .NET's default is 1.5 MB
+
+    /// <summary>auto (0): one single-threaded worker per libtorch thread on a CPU, one worker on a GPU.</summary>
+    public static int Resolve(int requested, Device device) =>
+        requested > 0 ? requested : device.type == DeviceType.CPU ? get_num_threads() : 1;
+
+    /// <summary>
+    /// Runs work(0) … work(items − 1), each item on one worker, in inference mode. With fewer items than workers each
+    /// worker gets more threads (one item: the caller's thread, with all of them). The first failure is rethrown here
+    /// once every worker has stopped.
+    /// </summary>
+    public static void Run(int items, int workers, Action<int> work)
+    {
+        workers = Math.Clamp(workers, 1, Math.Max(1, items));
+        if (workers == 1)
+        {
+            using var inference = inference_mode();
+            for (int i = 0; i < items; i++) work(i);
+            return;
+        }
+        int threads = get_num_threads(), threadsEach = Math.Max(1, threads / workers), next = -1;
+        ExceptionDispatchInfo? failure = null;
+        var pool = Enumerable.Range(0, workers).Select(_ => new Thread(() =>
+        {
+            try
+            {
+                // libtorch gives a new thread its thread count on the first parallel operation: asked here first, so
+                // that the count set next is not overwritten then.
+                get_num_threads();
+                set_num_threads(threadsEach);
+                using var inference = inference_mode();
+                for (int i; Volatile.Read(ref failure) is null && (i = Interlocked.Increment(ref next)) < items;) work(i);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null);
+            }
+        }, StackSize) { Name = "decoding worker" }).ToList();
+        pool.ForEach(thread => thread.Start());
+        pool.ForEach(thread => thread.Join());
+        set_num_threads(threads); // the workers changed the count libtorch gives new threads
+        failure?.Throw();
+    }
+}
