@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -193,18 +196,105 @@ public static class Search
     }
 
     /// <summary>
-    /// logits.topk(count, dim 1), about twice as fast on a vocabulary-sized row (libtorch's topk is slow there: 2.5 ms for
-    /// 320 × 8,000 vs 0.75 for max): each row is cut into chunks, and the best `count` tokens lie in the `count` chunks
-    /// with the highest maxima, so topk only searches those.
+    /// logits.topk(count, dim 1), best first. On the CPU (float32) in C#, over vectorised block maxima (see RowTopK):
+    /// 0.95 ms for 320 × 8,000 on one thread, where libtorch's topk takes 5.4 ms and ChunkedTopK 1.9. Elsewhere
+    /// ChunkedTopK.
     /// </summary>
     public static (Tensor Values, Tensor Indices) TopK(Tensor logits, int count)
+    {
+        if (logits.device.type != DeviceType.CPU || logits.dtype != ScalarType.Float32 || logits.shape[1] < count)
+            return ChunkedTopK(logits, count);
+        var scores = logits.contiguous();
+        int rows = (int)scores.shape[0], vocab = (int)scores.shape[1];
+        var values = new float[rows * count];
+        var indices = new long[rows * count];
+        var data = MemoryMarshal.Cast<byte, float>(scores.bytes);
+        for (int row = 0; row < rows; row++)
+            RowTopK(data.Slice(row * vocab, vocab), values.AsSpan(row * count, count), indices.AsSpan(row * count, count));
+        return (tensor(values, [rows, count]), tensor(indices, [rows, count]));
+    }
+
+    /// <summary>
+    /// The best values of one row, best first; among equal values the lower index first. The row is cut into blocks of
+    /// 64: the best `count` values lie in the `count` blocks with the highest maxima, so only those are searched. A
+    /// block (or 16 values) with nothing above the worst kept so far is passed over with one vector comparison.
+    /// </summary>
+    private static void RowTopK(ReadOnlySpan<float> row, Span<float> best, Span<long> bestIndex)
+    {
+        const int block = 64;
+        int count = best.Length, blocks = row.Length / block, width = Vector512<float>.Count;
+        if (blocks <= count)
+        {
+            for (int i = 0; i < row.Length; i++) Offer(row[i], i, best, bestIndex, i);
+            return;
+        }
+        Span<float> blockBest = stackalloc float[count];
+        Span<long> blockIndex = stackalloc long[count];
+        ref float first = ref MemoryMarshal.GetReference(row);
+        for (int b = 0; b < blocks; b++)
+        {
+            int start = b * block;
+            var max = Vector512.MaxNative(
+                Vector512.MaxNative(Vector512.LoadUnsafe(ref first, (nuint)start), Vector512.LoadUnsafe(ref first, (nuint)(start + width))),
+                Vector512.MaxNative(Vector512.LoadUnsafe(ref first, (nuint)(start + 2 * width)), Vector512.LoadUnsafe(ref first, (nuint)(start + 3 * width))));
+            if (b >= count && !Vector512.GreaterThanAny(max, Vector512.Create(blockBest[^1]))) continue;
+            var half = Vector256.MaxNative(max.GetLower(), max.GetUpper());
+            var quarter = Vector128.MaxNative(half.GetLower(), half.GetUpper());
+            Offer(MathF.Max(MathF.Max(quarter[0], quarter[1]), MathF.Max(quarter[2], quarter[3])), b, blockBest, blockIndex, b);
+        }
+        // The chosen blocks, highest maximum first, so that the worst kept rises fast and most vectors are passed over.
+        int offered = 0;
+        foreach (long b in blockIndex)
+        {
+            for (int start = (int)b * block; start < (int)b * block + block; start += width)
+            {
+                // Only the values that reach the worst kept are offered (all of them while fewer than `count` are kept).
+                ulong candidates = offered < count ? ulong.MaxValue
+                    : Vector512.GreaterThanOrEqual(Vector512.LoadUnsafe(ref first, (nuint)start), Vector512.Create(best[^1])).ExtractMostSignificantBits();
+                for (; candidates != 0; candidates &= candidates - 1)
+                {
+                    int i = start + BitOperations.TrailingZeroCount(candidates);
+                    if (i >= start + width) break;
+                    Offer(row[i], i, best, bestIndex, offered++);
+                }
+            }
+        }
+        for (int i = blocks * block; i < row.Length; i++) Offer(row[i], i, best, bestIndex, offered++);
+    }
+
+    /// <summary>Keeps (value, index) if it is among the best so far; `offered` values came before it.</summary>
+    private static void Offer(float value, long index, Span<float> best, Span<long> bestIndex, int offered)
+    {
+        if (offered >= best.Length && !Before(value, index, best[^1], bestIndex[^1])) return;
+        int position = Math.Min(offered, best.Length - 1);
+        for (; position > 0 && Before(value, index, best[position - 1], bestIndex[position - 1]); position--)
+        {
+            best[position] = best[position - 1];
+            bestIndex[position] = bestIndex[position - 1];
+        }
+        best[position] = value;
+        bestIndex[position] = index;
+    }
+
+    /// <summary>Ranks first: the higher value, and of equal values the lower index (whatever order they came in).</summary>
+    private static bool Before(float value, long index, float other, long otherIndex) =>
+        value > other || (value == other && index < otherIndex);
+
+    /// <summary>
+    /// logits.topk(count, dim 1) in libtorch operations (for CUDA), about three times as fast on a vocabulary-sized row
+    /// as topk itself: each row is cut into chunks, and the best `count` tokens lie in the `count` chunks with the
+    /// highest maxima, so topk only searches those.
+    /// </summary>
+    public static (Tensor Values, Tensor Indices) ChunkedTopK(Tensor logits, int count)
     {
         long rows = logits.shape[0], vocab = logits.shape[1];
         long chunk = ChunkSize(vocab), chunks = vocab / chunk;
         if (chunks <= count) return logits.topk(count, dim: 1);
         var chunked = logits.view(rows, chunks, chunk);
         var bestChunks = chunked.amax([2]).topk(count, dim: 1).indexes;                        // (rows, count)
-        var candidates = chunked.gather(1, bestChunks.unsqueeze(2).expand(-1, -1, chunk)).view(rows, count * chunk);
+        // The chosen chunks' rows of `chunk` values, copied whole (index_select is faster than gather here).
+        var firstChunkOfRow = arange(rows, dtype: int64, device: logits.device).unsqueeze(1) * chunks;
+        var candidates = chunked.view(rows * chunks, chunk).index_select(0, (firstChunkOfRow + bestChunks).view(-1)).view(rows, count * chunk);
         var (values, positions) = candidates.topk(count, dim: 1);
         var chosenChunk = bestChunks.gather(1, positions.div(chunk, rounding_mode: RoundingMode.floor));
         return (values, chosenChunk * chunk + positions.remainder(chunk));

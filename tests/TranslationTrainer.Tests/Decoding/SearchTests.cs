@@ -100,20 +100,38 @@ public class SearchTests
     }
 
     [Theory]
-    [InlineData(8000, 10)]  // chunks of 100
-    [InlineData(1237, 6)]   // a prime: no chunk size near 100, plain topk
-    [InlineData(120, 3)]    // chunks of 120: one chunk, plain topk
-    [InlineData(6000, 12)]  // chunks of 100, the best tokens crowded into few chunks below
-    public void ChunkedTopKEqualsTopK(int vocab, int count)
+    [InlineData(8000, 10)]  // blocks of 64 / chunks of 100
+    [InlineData(1237, 6)]   // a prime: a tail after the last whole block, no chunk size near 100 (plain topk)
+    [InlineData(120, 3)]    // one block and a tail; chunks of 120: one chunk, plain topk
+    [InlineData(6000, 12)]  // the best tokens crowded into few blocks and chunks below
+    [InlineData(500, 10)]   // fewer blocks than wanted tokens: every value offered
+    public void TopKEqualsLibtorchsTopK(int vocab, int count)
     {
         using var scope = NewDisposeScope();
         var generator = new TorchSharp.torch.Generator(7);
         var logits = randn([5, vocab], generator: generator);
-        logits[0, TensorIndex.Slice(0, 50)] += 10; // row 0's best tokens all sit in its first chunk
-        var (values, indices) = Search.TopK(logits, count);
+        logits[0, TensorIndex.Slice(0, 50)] += 10;                        // row 0's best tokens all sit in its first block
+        logits[1, TensorIndex.Slice(3, null)] = double.NegativeInfinity; // row 1 as at its length limit: few finite values
         var (expectedValues, expectedIndices) = logits.topk(count, dim: 1);
-        Assert.True(values.equal(expectedValues).all().item<bool>());
-        Assert.True(indices.equal(expectedIndices).all().item<bool>());
+        foreach (var (values, indices) in new[] { Search.TopK(logits, count), Search.ChunkedTopK(logits, count) })
+        {
+            Assert.True(values.equal(expectedValues).all().item<bool>());
+            // Where the values run out (−∞ ties) any index will do: search stops at a −∞ score.
+            Assert.True(indices.masked_select(expectedValues.isfinite()).equal(expectedIndices.masked_select(expectedValues.isfinite())).all().item<bool>());
+        }
+    }
+
+    [Fact]
+    public void TopKRanksEqualValuesByLowerIndex()
+    {
+        using var scope = NewDisposeScope();
+        var logits = full(2, 300, -1f);
+        foreach (long i in new long[] { 250, 7, 130, 64 }) logits[0, i] = 2f; // equal values in several blocks
+        logits[1, 299] = 5f;
+        var (values, indices) = Search.TopK(logits, 5);
+        Assert.Equal(new long[] { 7, 64, 130, 250, 0 }, indices[0].data<long>().ToArray());
+        Assert.Equal(new float[] { 2, 2, 2, 2, -1 }, values[0].data<float>().ToArray());
+        Assert.Equal(new long[] { 299, 0, 1, 2, 3 }, indices[1].data<long>().ToArray());
     }
 
     [Theory]
