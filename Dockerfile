@@ -6,10 +6,11 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0-bookworm-slim AS build
 ARG TORCH_BACKEND
 WORKDIR /src
 COPY . .
+# A C compiler first: the build compiles the bf16 decoding kernel (src/TranslationTrainer/Model/Native) with it.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 RUN dotnet publish src/TranslationTrainer.Cli -c Release -o /app -p:TorchBackend=${TORCH_BACKEND}
 # MKL's vendor check answered "Intel", so that it runs its AVX2/AVX-512 kernels on AMD CPUs too (README, "Speed").
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/* \
- && mkdir -p /app/native && gcc -shared -fPIC -O2 -o /app/native/libmkl-intel-cpu.so scripts/native/mkl-intel-cpu.c
+RUN mkdir -p /app/native && gcc -shared -fPIC -O2 -o /app/native/libmkl-intel-cpu.so scripts/native/mkl-intel-cpu.c
 
 FROM mcr.microsoft.com/dotnet/runtime:10.0-bookworm-slim
 RUN apt-get update \

@@ -19,12 +19,15 @@ public sealed class Precision
 
     /// <summary>Linears go through MKL's bf16 gemm (float32 results); inference only.</summary>
     public bool UsesMkl { get; }
+    /// <summary>A decoding model's packed bf16 weights: linears on one thread go through the bf16 kernel (float32 results).</summary>
+    public PackedBFloat16? Packed { get; }
 
-    private Precision(string name, ScalarType matmulType, bool usesMkl = false)
+    private Precision(string name, ScalarType matmulType, bool usesMkl = false, PackedBFloat16? packed = null)
     {
         Name = name;
         MatmulType = matmulType;
         UsesMkl = usesMkl;
+        Packed = packed;
     }
 
     public static readonly Precision Float32 = new("fp32", ScalarType.Float32);
@@ -36,14 +39,21 @@ public sealed class Precision
     /// </summary>
     public static readonly Precision BFloat16Mkl = new("bf16", ScalarType.BFloat16, usesMkl: true);
 
+    /// <summary>
+    /// bf16 for decoding on a CPU with a model's packed weights (<see cref="PackedBFloat16"/>: used where libtorch has
+    /// one thread) and MKL or libtorch for the other linears. Made by Transformer.CastForInference, which owns `packed`.
+    /// </summary>
+    public static Precision CpuDecoding(PackedBFloat16? packed, bool mkl) => new("bf16", ScalarType.BFloat16, usesMkl: mkl, packed);
+
     public bool IsBFloat16 => MatmulType == ScalarType.BFloat16;
 
     /// <summary>
     /// x·wᵀ + b in the matmul type; inputs already of that type (a model cast for decoding) are not copied. The
-    /// result is of the matmul type, or float32 with MKL.
+    /// result is of the matmul type, or float32 from the packed kernel or MKL.
     /// </summary>
     public Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null) =>
-        UsesMkl ? MklBFloat16.Linear(x, Cast(weight, MatmulType), bias)
+        Packed is not null && Packed.TryLinear(x, weight, bias, out var packedResult) ? packedResult
+        : UsesMkl ? MklBFloat16.Linear(x, Cast(weight, MatmulType), bias)
         : x.dtype == MatmulType && weight.dtype == MatmulType && (bias is null || bias.dtype == MatmulType)
             ? F.linear(x, weight, bias)
             : F.linear(Cast(x, MatmulType), Cast(weight, MatmulType), bias is null ? null : Cast(bias, MatmulType));

@@ -25,6 +25,7 @@ public sealed class Transformer : nn.Module
     private readonly LayerNorm? encoderNorm, decoderNorm; // pre-norm stacks end with a LayerNorm
     private readonly double embeddingScale;
     private Tensor? outputWeightForDecoding;        // set by CastForInference when the output layer is tied
+    private PackedBFloat16? packedWeights;          // set by CastForInference for bf16 on a CPU with AVX512_BF16
 
     /// <summary>The type matrix multiplies run in; parameters stay float32 unless CastForInference was called.</summary>
     public Precision Precision { get; set; } = Precision.Float32;
@@ -159,13 +160,16 @@ public sealed class Transformer : nn.Module
     /// <summary>
     /// For decoding only: with bf16, casts the matrices to bfloat16 once, so steps copy no weights (LayerNorm, biases,
     /// embeddings and the residual stream stay float32, as in training; the attention cache is bfloat16), and on a CPU
-    /// where MKL is fast switches the linears to <see cref="MklBFloat16"/>; with fp32, lays the weights out for small
+    /// packs them for the bf16 kernel (<see cref="PackedBFloat16"/>) and switches the other linears to
+    /// <see cref="MklBFloat16"/> where MKL is fast; with fp32, lays the weights out for small
     /// matrix multiplies. A model prepared this way is never trained or saved: checkpoints stay float32.
     /// </summary>
     public void CastForInference(Precision precision)
     {
         outputWeightForDecoding?.Dispose();
         outputWeightForDecoding = null;
+        packedWeights?.Dispose();
+        packedWeights = null;
         using var noGrad = no_grad();
         var tableForOutput = outputProjection is null ? (targetEmbedding ?? sourceEmbedding).weight! : null;
         if (precision.IsBFloat16)
@@ -174,7 +178,14 @@ public sealed class Transformer : nn.Module
                 linear.weight = new Parameter(linear.weight.to(bfloat16), requires_grad: false);
             outputWeightForDecoding = tableForOutput?.to(bfloat16).DetachFromDisposeScope();
             bool onCpu = sourceEmbedding.weight!.device_type == DeviceType.CPU;
-            Precision = onCpu && MklBFloat16.Fast ? Precision.BFloat16Mkl : precision;
+            if (onCpu && PackedBFloat16.Available)
+            {
+                packedWeights = new PackedBFloat16();
+                foreach (var weight in modules().OfType<Linear>().Select(l => l.weight).Append(outputWeightForDecoding))
+                    if (weight is not null && PackedBFloat16.Packable(weight)) packedWeights.Add(weight);
+            }
+            bool mkl = onCpu && MklBFloat16.Fast;
+            Precision = packedWeights is null && !mkl ? precision : Precision.CpuDecoding(packedWeights, mkl);
             return;
         }
         Precision = precision;
@@ -191,7 +202,11 @@ public sealed class Transformer : nn.Module
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) outputWeightForDecoding?.Dispose();
+        if (disposing)
+        {
+            outputWeightForDecoding?.Dispose();
+            packedWeights?.Dispose();
+        }
         base.Dispose(disposing);
     }
 }

@@ -108,6 +108,80 @@ public class PrecisionTests
         Assert.Equal(ScalarType.BFloat16, cache.MemoryKeys[0].dtype);
     }
 
+    /// <summary>
+    /// The packed bf16 kernel: x·wᵀ + b in float32 for whole weights and 16-row blocks of them (the fused attention
+    /// projection's query or key/value rows), row counts around its 12-row pass; refused with several threads, for
+    /// a weight it did not pack and for rows not starting at a 16-row block.
+    /// </summary>
+    [Fact]
+    public void PackedBf16KernelMatchesLibtorchsLinear()
+    {
+        if (!PackedBFloat16.Available) return; // built only with a C compiler on x86-64 Linux, run only with AVX512_BF16
+        using var scope = NewDisposeScope();
+        manual_seed(6);
+        var weight = randn(96, 48).to(bfloat16);
+        var bias = randn(96);
+        using var packed = new PackedBFloat16();
+        packed.Add(weight);
+        int threads = get_num_threads();
+        try
+        {
+            set_num_threads(1);
+            foreach (int rows in new[] { 0, 1, 5, 12, 13, 25 })
+            {
+                var x = randn(rows, 48);
+                foreach (var (w, b) in new[] { (weight, bias), (weight.narrow(0, 32, 64), bias.narrow(0, 32, 64)), (weight.narrow(0, 16, 16), (Tensor?)null) })
+                {
+                    var expected = TorchSharp.torch.nn.functional.linear(x.to(bfloat16).to(float64), w.to(float64), b?.to(float64));
+                    Assert.True(packed.TryLinear(x, w, b, out var result), $"{rows} rows, {w.shape[0]} outputs");
+                    Assert.Equal(ScalarType.Float32, result.dtype);
+                    Assert.True(result.to(float64).allclose(expected, rtol: 1e-5, atol: 1e-4), $"{rows} rows, {w.shape[0]} outputs");
+                }
+            }
+            Assert.False(packed.TryLinear(randn(3, 48), weight.narrow(0, 8, 16), null, out _));   // not a 16-row block
+            Assert.False(packed.TryLinear(randn(3, 48), randn(96, 48).to(bfloat16), null, out _)); // not packed
+            set_num_threads(2);
+            Assert.False(packed.TryLinear(randn(3, 48), weight, null, out _));                     // libtorch's threads would idle
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
+    }
+
+    /// <summary>A model cast for bf16 decoding packs its weights where the kernel runs, and its one-thread cached steps match its full pass.</summary>
+    [Theory]
+    [InlineData("all")]
+    [InlineData("none")]
+    public void PackedBf16DecodingMatchesTheFullPassOnOneThread(string tie)
+    {
+        if (!PackedBFloat16.Available) return;
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = TinyModels.Create(seed: 9, tie: tie);
+        var source = TinyModels.RandomTokens(1, 5, 9);
+        var target = TinyModels.RandomTokens(2, 5, 20);
+        var exact = model.forward(source, target);
+        model.CastForInference(Precision.BFloat16);
+        Assert.NotNull(model.Precision.Packed);
+        int threads = get_num_threads();
+        try
+        {
+            set_num_threads(1);
+            var (memory, keep) = model.Encode(source);
+            var full = model.Decode(target, memory, keep);
+            double scale = exact.abs().max().item<float>();
+            Assert.True((full - exact).abs().max().item<float>() < 0.03 * scale, "bf16 full pass far from fp32");
+            using var cache = model.StartDecoding(memory, keep);
+            for (int t = 0; t < target.shape[1]; t++)
+                Assert.True(model.DecodeStep(target[.., t], cache).allclose(full[.., t], rtol: 0, atol: 0.01 * scale), $"step {t} differs");
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
+    }
+
     /// <summary>MKL's bf16 gemm: x·wᵀ + b in float32 for either weight layout, with and without a bias, any leading shape.</summary>
     [Fact]
     public void MklBf16LinearMatchesLibtorchsLinear()
