@@ -43,8 +43,13 @@ public sealed class MultiHeadAttention : nn.Module
     /// <summary>Self-attention for the newest position only, appending its key and value to the cache.</summary>
     public Tensor SelfAttendStep(Tensor x, LayerCache cache)
     {
-        var (q, k, v) = SplitQueryKeyValue(InMatmulType(precision().Linear(x, inputProjection.weight, inputProjection.bias)));
+        var qkv = InMatmulType(precision().Linear(x, inputProjection.weight, inputProjection.bias));
+        var (q, k, v) = SplitQueryKeyValue(qkv);
         cache.Append(k, v);
+        // bf16 decoding in a worker: the whole attention in one native call (BFloat16Kernels), no libtorch operations.
+        if (precision().Packed is not null
+            && BFloat16Kernels.AttendStep(qkv, 3 * modelSize, cache.KeyBuffer!, cache.ValueBuffer!, cache.Count, null, 1.0 / Math.Sqrt(modelSize / heads)) is { } native)
+            return precision().Linear(native.unsqueeze(1), outputProjection.weight, outputProjection.bias);
         // One query per row: two small matmuls beat SDPA here (320 rows: 0.33 vs 0.57 ms float32, 0.38 vs 1.16 ms
         // bfloat16). bfloat16 matmuls copy a strided view first (1.75 ms), so they read the whole contiguous buffers
         // with the empty positions masked; float32 ones read the filled part in place. Softmax runs in float32.
@@ -91,8 +96,12 @@ public sealed class MultiHeadAttention : nn.Module
     public Tensor CrossAttendStep(Tensor x, Tensor memoryKeys, Tensor memoryValues, Tensor padding)
     {
         long rows = x.shape[0], sources = memoryKeys.shape[0], beams = rows / sources, headSize = modelSize / heads;
+        var query = Query(x);
+        if (precision().Packed is not null
+            && BFloat16Kernels.AttendStep(query, modelSize, memoryKeys, memoryValues, (int)memoryKeys.shape[2], padding, 1.0 / Math.Sqrt(headSize)) is { } native)
+            return precision().Linear(native.unsqueeze(1), outputProjection.weight, outputProjection.bias);
         // Row r = source r / beams: that source's beams become its query positions, (sources,H,beams,dh).
-        var q = Query(x).view(sources, beams, heads, headSize).transpose(1, 2);
+        var q = query.view(sources, beams, heads, headSize).transpose(1, 2);
         var scores = (q * (1.0 / Math.Sqrt(headSize))).matmul(memoryKeys.transpose(-2, -1)); // (sources,H,beams,S)
         var weights = Precision.Cast(F.softmax(scores.masked_fill_(padding, double.NegativeInfinity), -1, float32), q.dtype);
         var context = weights.matmul(memoryValues).transpose(1, 2).reshape(rows, 1, modelSize);

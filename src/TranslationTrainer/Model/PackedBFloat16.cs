@@ -1,36 +1,24 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace TranslationTrainer.Model;
 
 /// <summary>
-/// A model's bf16 weight matrices packed once for Model/Native/bf16_gemm.c, which multiplies with AVX512_BF16 on one
-/// thread. MKL and oneDNN repack a bf16 weight on every call, which costs as much as the multiply on a decoding
+/// A model's bf16 weight matrices packed once for the matrix multiply of <see cref="BFloat16Kernels"/> (AVX512_BF16, one
+/// thread). MKL and oneDNN repack a bf16 weight on every call, which costs as much as the multiply on a decoding
 /// step's few rows: one thread, 256→8,000 (the output layer) on 4 rows takes 120 µs here against MKL's 215 and
 /// float32's 207; on 16 rows 359, 462 and 712. It runs only where libtorch has one thread (a decoding worker),
 /// since it cannot share libtorch's thread pool; elsewhere the caller uses MKL.
 /// </summary>
 public sealed unsafe class PackedBFloat16 : IDisposable
 {
-    private const string LibraryName = "libtt_bf16_gemm.so";
-    private static readonly (nint Pack, nint Gemm) Kernel = Load();
     private readonly List<Entry> entries = [];
 
     /// <summary>A packed weight: where its bfloat16 rows live, and the packed copy (blocks of 16 rows).</summary>
     private sealed record Entry(nint Start, long Rows, long Inputs, Tensor Weight, Tensor Packed);
 
-    /// <summary>Whether the kernel was built (a C compiler at build time, x86-64 Linux) and this CPU has AVX512_BF16.</summary>
-    public static readonly bool Available = Kernel.Gemm != 0 && Precision.CpuFlags().Contains("avx512_bf16");
-
-    private static (nint, nint) Load()
-    {
-        var path = Path.Combine(AppContext.BaseDirectory, LibraryName);
-        if (!OperatingSystem.IsLinux() || !File.Exists(path) || !NativeLibrary.TryLoad(path, out var library)) return (0, 0);
-        return NativeLibrary.TryGetExport(library, "tt_bf16_pack", out var pack) && NativeLibrary.TryGetExport(library, "tt_bf16_gemm", out var gemm)
-            ? (pack, gemm) : (0, 0);
-    }
+    /// <summary>Whether the kernel was built and this CPU has AVX512_BF16 (<see cref="BFloat16Kernels"/>).</summary>
+    public static bool Available => BFloat16Kernels.Available;
 
     /// <summary>Whether a weight (N, K) fits the kernel: bfloat16, contiguous, on the CPU, N a multiple of 16, K even.</summary>
     public static bool Packable(Tensor weight) =>
@@ -43,7 +31,7 @@ public sealed unsafe class PackedBFloat16 : IDisposable
         if (!Available) throw new InvalidOperationException("the bf16 kernel is not available here");
         if (!Packable(weight)) throw new ArgumentException("the weight must be a contiguous bfloat16 (N, K) matrix with N % 16 == 0 and K even", nameof(weight));
         var packed = empty_like(weight).DetachFromDisposeScope();
-        ((delegate* unmanaged<void*, void*, int, int, void>)Kernel.Pack)(Pointer(weight), Pointer(packed), (int)weight.shape[0], (int)weight.shape[1]);
+        BFloat16Kernels.Pack(Pointer(weight), Pointer(packed), (int)weight.shape[0], (int)weight.shape[1]);
         entries.Add(new Entry((nint)Pointer(weight), weight.shape[0], weight.shape[1], weight.alias().DetachFromDisposeScope(), packed));
     }
 
@@ -71,14 +59,14 @@ public sealed unsafe class PackedBFloat16 : IDisposable
         {
             var biasValues = bias is null ? null : Precision.Cast(bias, ScalarType.Float32).contiguous();
             var packedRows = (byte*)Pointer(entry.Packed) + firstRow * inputs * 2;
-            ((delegate* unmanaged<void*, void*, float*, float*, int, int, int, void>)Kernel.Gemm)(
+            BFloat16Kernels.Gemm(
                 Pointer(input), packedRows, biasValues is null ? null : (float*)Pointer(biasValues), (float*)Pointer(output), m, (int)rows, (int)inputs);
         }
         result = output.view(outputShape);
         return true;
     }
 
-    private static void* Pointer(Tensor t) => Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+    private static void* Pointer(Tensor t) => BFloat16Kernels.Pointer(t);
 
     public void Dispose()
     {

@@ -149,6 +149,43 @@ public class PrecisionTests
         }
     }
 
+    /// <summary>
+    /// The native attention step: each row (2 beams per source) against its source's first `positions` cached keys,
+    /// padding left out, the buffers longer than what is filled; against the same in float64.
+    /// </summary>
+    [Fact]
+    public void NativeBf16AttentionStepMatchesSoftmaxAttention()
+    {
+        if (!BFloat16Kernels.Available) return;
+        using var scope = NewDisposeScope();
+        manual_seed(12);
+        int sources = 3, beams = 2, heads = 2, headSize = 32, capacity = 24, positions = 19;
+        var queries = randn(sources * beams, 1, 3 * heads * headSize).to(bfloat16);  // as the fused projection's rows: q, k, v
+        var keys = randn(sources, heads, capacity, headSize).to(bfloat16);
+        var values = randn(sources, heads, capacity, headSize).to(bfloat16);
+        var padding = zeros(sources, 1, 1, positions, dtype: @bool);
+        padding[1, 0, 0, TensorIndex.Slice(15, null)] = true;                          // source 1 has 15 real positions
+        int threads = get_num_threads();
+        try
+        {
+            set_num_threads(1);
+            var context = BFloat16Kernels.AttendStep(queries, 3 * heads * headSize, keys, values, positions, padding, 0.25);
+            Assert.NotNull(context);
+            var q = queries.narrow(2, 0, heads * headSize).to(float64).view(sources, beams, heads, headSize).transpose(1, 2); // (S,H,beams,dh)
+            var k = keys.narrow(2, 0, positions).to(float64);
+            var scores = q.matmul(k.transpose(-2, -1)) * 0.25;                                                              // (S,H,beams,P)
+            var weights = TorchSharp.torch.nn.functional.softmax(scores.masked_fill(padding, double.NegativeInfinity), -1);
+            var expected = weights.matmul(values.narrow(2, 0, positions).to(float64)).transpose(1, 2).reshape(sources * beams, heads * headSize);
+            Assert.True(context!.to(float64).allclose(expected, rtol: 1e-4, atol: 1e-4), $"largest difference {(context.to(float64) - expected).abs().max().item<double>()}");
+            set_num_threads(2);
+            Assert.Null(BFloat16Kernels.AttendStep(queries, 3 * heads * headSize, keys, values, positions, padding, 0.25)); // libtorch's threads would idle
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
+    }
+
     /// <summary>A model cast for bf16 decoding packs its weights where the kernel runs, and its one-thread cached steps match its full pass.</summary>
     [Theory]
     [InlineData("all")]
