@@ -36,14 +36,14 @@ public sealed class MultiHeadAttention : nn.Module
     /// <summary>Self-attention over a whole sequence. keepKeys (B,1,1,S) is true where a key is real.</summary>
     public Tensor SelfAttend(Tensor x, Tensor? keepKeys, bool causal)
     {
-        var (q, k, v) = SplitQueryKeyValue(InMatmulType(precision().Linear(x, inputProjection.weight, inputProjection.bias)));
+        var (q, k, v) = SplitQueryKeyValue(InMatmulType(precision().Linear(x, inputProjection.weight, inputProjection.bias, feedsMatmul: true)));
         return Attend(q, k, v, keepKeys, causal);
     }
 
     /// <summary>Self-attention for the newest position only, appending its key and value to the cache.</summary>
     public Tensor SelfAttendStep(Tensor x, LayerCache cache)
     {
-        var qkv = InMatmulType(precision().Linear(x, inputProjection.weight, inputProjection.bias));
+        var qkv = InMatmulType(precision().Linear(x, inputProjection.weight, inputProjection.bias, feedsMatmul: true));
         var (q, k, v) = SplitQueryKeyValue(qkv);
         cache.Append(k, v);
         // bf16 decoding in a worker: the whole attention in one native call (BFloat16Kernels), no libtorch operations.
@@ -66,7 +66,7 @@ public sealed class MultiHeadAttention : nn.Module
     {
         var weight = inputProjection.weight.narrow(0, modelSize, 2 * modelSize);
         var bias = inputProjection.bias!.narrow(0, modelSize, 2 * modelSize);
-        var kv = InMatmulType(precision().Linear(memory, weight, bias));
+        var kv = InMatmulType(precision().Linear(memory, weight, bias, feedsMatmul: true));
         var (batch, length) = (memory.shape[0], memory.shape[1]);
         var split = kv.view(batch, length, 2, heads, modelSize / heads).permute(2, 0, 3, 1, 4);
         return (split[0], split[1]);
@@ -131,7 +131,7 @@ public sealed class MultiHeadAttention : nn.Module
 
     /// <summary>The query rows of the fused input projection applied to x (cross-attention's decoder side).</summary>
     private Tensor Query(Tensor x) =>
-        InMatmulType(precision().Linear(x, inputProjection.weight.narrow(0, 0, modelSize), inputProjection.bias!.narrow(0, 0, modelSize)));
+        InMatmulType(precision().Linear(x, inputProjection.weight.narrow(0, 0, modelSize), inputProjection.bias!.narrow(0, 0, modelSize), feedsMatmul: true));
 
     /// <summary>Projections come out float32 with MKL; attention multiplies them (and caches keys/values) in the matmul type.</summary>
     private Tensor InMatmulType(Tensor t) => Precision.Cast(t, precision().MatmulType);

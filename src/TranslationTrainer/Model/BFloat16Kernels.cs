@@ -19,7 +19,7 @@ public static unsafe class BFloat16Kernels
     public static readonly bool Available = Functions.Attend != 0 && Precision.CpuFlags().Contains("avx512_bf16");
 
     internal static delegate* unmanaged<void*, void*, int, int, void> Pack => (delegate* unmanaged<void*, void*, int, int, void>)Functions.Pack;
-    internal static delegate* unmanaged<void*, void*, float*, float*, int, int, int, void> Gemm => (delegate* unmanaged<void*, void*, float*, float*, int, int, int, void>)Functions.Gemm;
+    internal static delegate* unmanaged<void*, void*, float*, void*, int, int, int, int, int, void> Gemm => (delegate* unmanaged<void*, void*, float*, void*, int, int, int, int, int, void>)Functions.Gemm;
 
     private static (nint, nint, nint) Load()
     {

@@ -36,10 +36,10 @@ public sealed unsafe class PackedBFloat16 : IDisposable
     }
 
     /// <summary>
-    /// x·wᵀ + b in float32, when w is (a block of 16-row groups of) a packed weight and libtorch runs one thread here;
-    /// otherwise false. x (…, K) of any floating type, bias float32 (N) or none.
+    /// x·wᵀ + b, then ReLU if `relu`, in float32 or bfloat16 (`output`), when w is (a block of 16-row groups of) a packed
+    /// weight and libtorch runs one thread here; otherwise false. x (…, K) of any floating type, bias float32 (N) or none.
     /// </summary>
-    public bool TryLinear(Tensor x, Tensor weight, Tensor? bias, out Tensor result)
+    public bool TryLinear(Tensor x, Tensor weight, Tensor? bias, out Tensor result, bool relu = false, ScalarType output = ScalarType.Float32)
     {
         result = null!;
         if (!Packable(weight) || get_num_threads() != 1) return false;
@@ -54,15 +54,16 @@ public sealed unsafe class PackedBFloat16 : IDisposable
         outputShape[^1] = rows;
         var input = Precision.Cast(x, ScalarType.BFloat16).reshape(-1, inputs).contiguous();
         int m = (int)input.shape[0];
-        var output = empty(m, rows);
+        bool bfloat16 = output == ScalarType.BFloat16;
+        var y = empty(m, rows, dtype: bfloat16 ? ScalarType.BFloat16 : ScalarType.Float32);
         if (m > 0)
         {
             var biasValues = bias is null ? null : Precision.Cast(bias, ScalarType.Float32).contiguous();
             var packedRows = (byte*)Pointer(entry.Packed) + firstRow * inputs * 2;
-            BFloat16Kernels.Gemm(
-                Pointer(input), packedRows, biasValues is null ? null : (float*)Pointer(biasValues), (float*)Pointer(output), m, (int)rows, (int)inputs);
+            BFloat16Kernels.Gemm(Pointer(input), packedRows, biasValues is null ? null : (float*)Pointer(biasValues), Pointer(y), m, (int)rows, (int)inputs,
+                relu ? 1 : 0, bfloat16 ? 1 : 0);
         }
-        result = output.view(outputShape);
+        result = y.view(outputShape);
         return true;
     }
 

@@ -48,15 +48,20 @@ public sealed class Precision
     public bool IsBFloat16 => MatmulType == ScalarType.BFloat16;
 
     /// <summary>
-    /// x·wᵀ + b in the matmul type; inputs already of that type (a model cast for decoding) are not copied. The
-    /// result is of the matmul type, or float32 from the packed kernel or MKL.
+    /// x·wᵀ + b, then ReLU if `relu`, in the matmul type; inputs already of that type (a model cast for decoding) are not
+    /// copied. The result is of the matmul type, or float32 from the packed kernel or MKL; `feedsMatmul` (the result only
+    /// feeds another matrix multiply) lets the packed kernel write it in the matmul type, saving a cast.
     /// </summary>
-    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null) =>
-        Packed is not null && Packed.TryLinear(x, weight, bias, out var packedResult) ? packedResult
-        : UsesMkl ? MklBFloat16.Linear(x, Cast(weight, MatmulType), bias)
-        : x.dtype == MatmulType && weight.dtype == MatmulType && (bias is null || bias.dtype == MatmulType)
-            ? F.linear(x, weight, bias)
-            : F.linear(Cast(x, MatmulType), Cast(weight, MatmulType), bias is null ? null : Cast(bias, MatmulType));
+    public Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null, bool relu = false, bool feedsMatmul = false)
+    {
+        if (Packed is not null && Packed.TryLinear(x, weight, bias, out var packedResult, relu, feedsMatmul ? MatmulType : ScalarType.Float32))
+            return packedResult;
+        var result = UsesMkl ? MklBFloat16.Linear(x, Cast(weight, MatmulType), bias)
+            : x.dtype == MatmulType && weight.dtype == MatmulType && (bias is null || bias.dtype == MatmulType)
+                ? F.linear(x, weight, bias)
+                : F.linear(Cast(x, MatmulType), Cast(weight, MatmulType), bias is null ? null : Cast(bias, MatmulType));
+        return relu ? F.relu(result) : result;
+    }
 
     /// <summary>t in the given type; a tensor already of that type is returned as it is (no libtorch call).</summary>
     public static Tensor Cast(Tensor t, ScalarType type) => t.dtype == type ? t : t.to(type);

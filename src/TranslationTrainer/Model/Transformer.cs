@@ -243,8 +243,9 @@ public sealed class FeedForward : nn.Module
 
     public Tensor forward(Tensor x)
     {
-        var h = precision().Linear(x, inner.weight, inner.bias);
-        h = config.Activation == "gelu" ? F.gelu(h) : F.relu(h);
+        var h = config.Activation == "gelu"
+            ? F.gelu(precision().Linear(x, inner.weight, inner.bias))
+            : precision().Linear(x, inner.weight, inner.bias, relu: true, feedsMatmul: true);
         return precision().Linear(Dropout.Apply(h, config.ActivationDropout, training), outer.weight, outer.bias);
     }
 }

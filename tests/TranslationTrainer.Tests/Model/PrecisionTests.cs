@@ -136,6 +136,11 @@ public class PrecisionTests
                     Assert.True(packed.TryLinear(x, w, b, out var result), $"{rows} rows, {w.shape[0]} outputs");
                     Assert.Equal(ScalarType.Float32, result.dtype);
                     Assert.True(result.to(float64).allclose(expected, rtol: 1e-5, atol: 1e-4), $"{rows} rows, {w.shape[0]} outputs");
+                    // With ReLU, written in bfloat16 (the feed-forward's inner layer): the same, rounded once.
+                    Assert.True(packed.TryLinear(x, w, b, out var activated, relu: true, output: ScalarType.BFloat16));
+                    Assert.Equal(ScalarType.BFloat16, activated.dtype);
+                    Assert.True(activated.to(float64).allclose(expected.clamp_min(0), rtol: 1e-2, atol: 1e-2), $"{rows} rows, {w.shape[0]} outputs, ReLU");
+                    Assert.True(activated.ge(0).all().item<bool>());
                 }
             }
             Assert.False(packed.TryLinear(randn(3, 48), weight.narrow(0, 8, 16), null, out _));   // not a 16-row block

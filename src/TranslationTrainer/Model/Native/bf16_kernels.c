@@ -27,9 +27,18 @@ void tt_bf16_pack(const uint16_t *w, uint16_t *packed, int n, int k) {
 
 #define ROWS 12 /* rows of x per pass: 2 x 12 accumulators + 2 weight vectors + 1 broadcast fit in 32 registers */
 
-/* out (m x n, float32) = x (m x k, bfloat16) . w^T + bias (n, float32, or NULL), w packed by tt_bf16_pack. */
+/* 16 results: ReLU'd if asked, stored as float32 or (rounded to nearest even) bfloat16. */
 __attribute__((target("avx512f,avx512bf16")))
-void tt_bf16_gemm(const uint16_t *x, const uint16_t *packed, const float *bias, float *out, int m, int n, int k) {
+static inline void store16(void *out, size_t at, __m512 v, int relu, int bf16_out) {
+    if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+    if (bf16_out) _mm256_storeu_si256((__m256i *)((uint16_t *)out + at), (__m256i)_mm512_cvtneps_pbh(v));
+    else _mm512_storeu_ps((float *)out + at, v);
+}
+
+/* out (m x n) = x (m x k, bfloat16) . w^T + bias (n, float32, or NULL), w packed by tt_bf16_pack; then ReLU if `relu`;
+ * out is float32, or bfloat16 if `bf16_out` (a result that only feeds another bf16 multiply). */
+__attribute__((target("avx512f,avx512bf16")))
+void tt_bf16_gemm(const uint16_t *x, const uint16_t *packed, const float *bias, void *out, int m, int n, int k, int relu, int bf16_out) {
     int pairs = k / 2, blocks = n / 16;
     for (int row0 = 0; row0 < m; row0 += ROWS) {
         int rows = m - row0 < ROWS ? m - row0 : ROWS;
@@ -65,8 +74,8 @@ void tt_bf16_gemm(const uint16_t *x, const uint16_t *packed, const float *bias, 
                 }
             }
             for (int r = 0; r < rows; r++) {
-                _mm512_storeu_ps(out + (size_t)(row0 + r) * n + 16 * block, acc0[r]);
-                if (second) _mm512_storeu_ps(out + (size_t)(row0 + r) * n + 16 * (block + 1), acc1[r]);
+                store16(out, (size_t)(row0 + r) * n + 16 * block, acc0[r], relu, bf16_out);
+                if (second) store16(out, (size_t)(row0 + r) * n + 16 * (block + 1), acc1[r], relu, bf16_out);
             }
         }
     }
