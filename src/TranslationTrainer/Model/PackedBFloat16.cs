@@ -44,6 +44,7 @@ public sealed unsafe class PackedBFloat16 : IDisposable
         result = null!;
         if (!Packable(weight) || get_num_threads() != 1) return false;
         long rows = weight.shape[0], inputs = weight.shape[1];
+        if (x.device_type != DeviceType.CPU || x.dim() == 0 || x.shape[^1] != inputs || (bias is not null && bias.numel() != rows)) return false;
         nint start = (nint)Pointer(weight);
         var entry = entries.Find(e => e.Inputs == inputs && start >= e.Start && start < e.Start + e.Rows * inputs * 2);
         if (entry is null) return false;

@@ -145,6 +145,7 @@ public class PrecisionTests
             }
             Assert.False(packed.TryLinear(randn(3, 48), weight.narrow(0, 8, 16), null, out _));   // not a 16-row block
             Assert.False(packed.TryLinear(randn(3, 48), randn(96, 48).to(bfloat16), null, out _)); // not packed
+            Assert.False(packed.TryLinear(randn(3, 48), weight, randn(80), out _));                // a bias of another size
             set_num_threads(2);
             Assert.False(packed.TryLinear(randn(3, 48), weight, null, out _));                     // libtorch's threads would idle
         }
