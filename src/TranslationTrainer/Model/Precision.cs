@@ -33,15 +33,10 @@ public sealed class Precision
     public static readonly Precision Float32 = new("fp32", ScalarType.Float32);
     public static readonly Precision BFloat16 = new("bf16", ScalarType.BFloat16);
     /// <summary>
-    /// bf16 for decoding on a CPU: the linears run through <see cref="MklBFloat16"/>, whose float32 results feed
-    /// LayerNorm and the residual stream directly; attention still multiplies in bfloat16 over a bfloat16 cache.
-    /// Transformer.CastForInference picks it where MKL is fast. No autograd, so never for training.
-    /// </summary>
-    public static readonly Precision BFloat16Mkl = new("bf16", ScalarType.BFloat16, usesMkl: true);
-
-    /// <summary>
-    /// bf16 for decoding on a CPU with a model's packed weights (<see cref="PackedBFloat16"/>: used where libtorch has
-    /// one thread) and MKL or libtorch for the other linears. Made by Transformer.CastForInference, which owns `packed`.
+    /// bf16 for decoding on a CPU: linears through a model's packed weights (<see cref="PackedBFloat16"/>, where libtorch
+    /// has one thread), else MKL's bf16 gemm if `mkl` (<see cref="MklBFloat16"/>), else libtorch. The first two give
+    /// float32 results that feed LayerNorm and the residual stream directly; attention still multiplies in bfloat16
+    /// over a bfloat16 cache. Made by Transformer.CastForInference, which owns `packed`. No autograd: never for training.
     /// </summary>
     public static Precision CpuDecoding(PackedBFloat16? packed, bool mkl) => new("bf16", ScalarType.BFloat16, usesMkl: mkl, packed);
 

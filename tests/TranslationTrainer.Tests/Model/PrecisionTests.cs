@@ -67,7 +67,7 @@ public class PrecisionTests
         var maxLengths = Enumerable.Repeat(10, 16).ToArray();
         var fp32 = Search.Greedy(model, sources, maxLengths, new DecodingOptions { Beam = 1 }).Select(h => h[0].Tokens).ToArray();
         model.CastForInference(Precision.BFloat16);
-        model.Precision = mkl ? Precision.BFloat16Mkl : Precision.BFloat16;
+        model.Precision = mkl ? Precision.CpuDecoding(packed: null, mkl: true) : Precision.BFloat16;
         // Only the matrices are bfloat16: LayerNorm, biases and embeddings stay float32, like the residual stream.
         var linearWeights = model.modules().OfType<TorchSharp.Modules.Linear>().Select(l => l.weight.Handle).ToHashSet();
         Assert.All(model.parameters(), p => Assert.Equal(linearWeights.Contains(p.Handle) ? ScalarType.BFloat16 : ScalarType.Float32, p.dtype));
@@ -91,7 +91,7 @@ public class PrecisionTests
         var target = TinyModels.RandomTokens(2, 3, 20);
         var exact = model.forward(source, target);
         model.CastForInference(Precision.BFloat16);
-        model.Precision = mkl ? Precision.BFloat16Mkl : Precision.BFloat16;
+        model.Precision = mkl ? Precision.CpuDecoding(packed: null, mkl: true) : Precision.BFloat16;
         var (memory, keep) = model.Encode(source);
         var full = model.Decode(target, memory, keep);
         Assert.Equal(ScalarType.Float32, full.dtype);
@@ -123,10 +123,8 @@ public class PrecisionTests
         var bias = randn(96);
         using var packed = new PackedBFloat16();
         packed.Add(weight);
-        int threads = get_num_threads();
-        try
+        OnThreads(1, () =>
         {
-            set_num_threads(1);
             foreach (int rows in new[] { 0, 1, 5, 12, 13, 25 })
             {
                 var x = randn(rows, 48);
@@ -146,13 +144,8 @@ public class PrecisionTests
             Assert.False(packed.TryLinear(randn(3, 48), weight.narrow(0, 8, 16), null, out _));   // not a 16-row block
             Assert.False(packed.TryLinear(randn(3, 48), randn(96, 48).to(bfloat16), null, out _)); // not packed
             Assert.False(packed.TryLinear(randn(3, 48), weight, randn(80), out _));                // a bias of another size
-            set_num_threads(2);
-            Assert.False(packed.TryLinear(randn(3, 48), weight, null, out _));                     // libtorch's threads would idle
-        }
-        finally
-        {
-            set_num_threads(threads);
-        }
+        });
+        OnThreads(2, () => Assert.False(packed.TryLinear(randn(3, 48), weight, null, out _)));    // libtorch's threads would idle
     }
 
     /// <summary>
@@ -171,25 +164,16 @@ public class PrecisionTests
         var values = randn(sources, heads, capacity, headSize).to(bfloat16);
         var padding = zeros(sources, 1, 1, positions, dtype: @bool);
         padding[1, 0, 0, TensorIndex.Slice(15, null)] = true;                          // source 1 has 15 real positions
-        int threads = get_num_threads();
-        try
-        {
-            set_num_threads(1);
-            var context = BFloat16Kernels.AttendStep(queries, 3 * heads * headSize, keys, values, positions, padding, 0.25);
-            Assert.NotNull(context);
-            var q = queries.narrow(2, 0, heads * headSize).to(float64).view(sources, beams, heads, headSize).transpose(1, 2); // (S,H,beams,dh)
-            var k = keys.narrow(2, 0, positions).to(float64);
-            var scores = q.matmul(k.transpose(-2, -1)) * 0.25;                                                              // (S,H,beams,P)
-            var weights = TorchSharp.torch.nn.functional.softmax(scores.masked_fill(padding, double.NegativeInfinity), -1);
-            var expected = weights.matmul(values.narrow(2, 0, positions).to(float64)).transpose(1, 2).reshape(sources * beams, heads * headSize);
-            Assert.True(context!.to(float64).allclose(expected, rtol: 1e-4, atol: 1e-4), $"largest difference {(context.to(float64) - expected).abs().max().item<double>()}");
-            set_num_threads(2);
-            Assert.Null(BFloat16Kernels.AttendStep(queries, 3 * heads * headSize, keys, values, positions, padding, 0.25)); // libtorch's threads would idle
-        }
-        finally
-        {
-            set_num_threads(threads);
-        }
+        var context = OnThreads(1, () => BFloat16Kernels.AttendStep(queries, 3 * heads * headSize, keys, values, positions, padding, 0.25));
+        Assert.NotNull(context);
+        var q = queries.narrow(2, 0, heads * headSize).to(float64).view(sources, beams, heads, headSize).transpose(1, 2); // (S,H,beams,dh)
+        var k = keys.narrow(2, 0, positions).to(float64);
+        var scores = q.matmul(k.transpose(-2, -1)) * 0.25;                                                              // (S,H,beams,P)
+        var weights = TorchSharp.torch.nn.functional.softmax(scores.masked_fill(padding, double.NegativeInfinity), -1);
+        var expected = weights.matmul(values.narrow(2, 0, positions).to(float64)).transpose(1, 2).reshape(sources * beams, heads * headSize);
+        Assert.True(context!.to(float64).allclose(expected, rtol: 1e-4, atol: 1e-4), $"largest difference {(context.to(float64) - expected).abs().max().item<double>()}");
+        // libtorch's threads would idle:
+        Assert.Null(OnThreads(2, () => BFloat16Kernels.AttendStep(queries, 3 * heads * headSize, keys, values, positions, padding, 0.25)));
     }
 
     /// <summary>A model cast for bf16 decoding packs its weights where the kernel runs, and its one-thread cached steps match its full pass.</summary>
@@ -207,10 +191,8 @@ public class PrecisionTests
         var exact = model.forward(source, target);
         model.CastForInference(Precision.BFloat16);
         Assert.NotNull(model.Precision.Packed);
-        int threads = get_num_threads();
-        try
+        OnThreads(1, () =>
         {
-            set_num_threads(1);
             var (memory, keep) = model.Encode(source);
             var full = model.Decode(target, memory, keep);
             double scale = exact.abs().max().item<float>();
@@ -218,12 +200,25 @@ public class PrecisionTests
             using var cache = model.StartDecoding(memory, keep);
             for (int t = 0; t < target.shape[1]; t++)
                 Assert.True(model.DecodeStep(target[.., t], cache).allclose(full[.., t], rtol: 0, atol: 0.01 * scale), $"step {t} differs");
+        });
+    }
+
+    /// <summary>Runs `action` with libtorch set to `count` threads on this thread (as in a decoding worker), then restores it.</summary>
+    private static T OnThreads<T>(int count, Func<T> action)
+    {
+        int threads = get_num_threads();
+        try
+        {
+            set_num_threads(count);
+            return action();
         }
         finally
         {
             set_num_threads(threads);
         }
     }
+
+    private static void OnThreads(int count, Action action) => OnThreads(count, () => { action(); return 0; });
 
     /// <summary>MKL's bf16 gemm: x·wᵀ + b in float32 for either weight layout, with and without a bias, any leading shape.</summary>
     [Fact]
