@@ -14,6 +14,7 @@ public static class CliApp
             DecodeCommand.Create(context),
             TrainCommand.Create(context),
             TranslateCommand.Create(context),
+            ServeCommand.Create(context),
             EvalCommand.Create(context),
             AverageCommand.Create(context),
             PlotCommand.Create(context),

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
 using TranslationTrainer.Data;
 using TranslationTrainer.Decoding;
 using TranslationTrainer.Model;
@@ -47,13 +46,17 @@ public static class TranslateCommand
         }
 
         /// <summary>Loads the checkpoint and vocabulary on the chosen device and returns a ready translator.</summary>
-        public Translator CreateTranslator(ParseResult parse, string checkpoint, DecodingOptions options, TextWriter warnings)
+        public Translator CreateTranslator(ParseResult parse, string checkpoint, DecodingOptions options, TextWriter warnings) =>
+            Load(parse, checkpoint, options, message => warnings.WriteLine($"warning: {message}")).Translator;
+
+        /// <summary>The translator with the device and precision it runs on.</summary>
+        public (Translator Translator, TorchSharp.torch.Device Device, Model.Precision Precision) Load(ParseResult parse, string checkpoint, DecodingOptions options, Action<string> warn)
         {
             TorchRuntime.SetThreads(parse.GetValue(Threads));
             var device = TorchRuntime.ResolveDevice(parse.GetValue(Device)!);
             var precision = Model.Precision.Resolve(parse.GetValue(Precision)!, device);
             var (model, vocab) = ModelLoader.Load(checkpoint, parse.GetValue(Vocab), device, precision);
-            return new Translator(model, vocab, options, device, message => warnings.WriteLine($"warning: {message}"));
+            return (new Translator(model, vocab, options, device, warn), device, precision);
         }
     }
 
@@ -93,7 +96,7 @@ public static class TranslateCommand
             var lines = Cancellable(inputPath == "-" ? ReadAll(context.In) : TextFile.ReadLines(inputPath), token);
             var results = translator.Translate(lines, chunk);
             if (pngDirectory is not null) results = AttentionPngs.WriteEach(results, pngDirectory);
-            var formatted = Cancellable(results.Select(r => outputFormat == "json" ? Json(r) : r.Best), token);
+            var formatted = Cancellable(results.Select(r => outputFormat == "json" ? TranslationJson.Create(r).ToJsonString() : r.Best), token);
             try
             {
                 if (outputPath == "-")
@@ -131,18 +134,5 @@ public static class TranslateCommand
     private static IEnumerable<string> ReadAll(TextReader reader)
     {
         while (reader.ReadLine() is { } line) yield return line;
-    }
-
-    private static string Json(TranslationResult result)
-    {
-        var json = new JsonObject
-        {
-            ["source"] = result.Source,
-            ["translation"] = result.Best,
-            ["nbest"] = new JsonArray(result.NBest.Select(h => (JsonNode)new JsonObject { ["translation"] = h.Text, ["score"] = Math.Round(h.Score, 5) }).ToArray()),
-        };
-        if (result.Alignment is { } alignment)
-            json["alignment"] = new JsonArray(alignment.Select(a => (JsonNode)new JsonArray(a.Target, a.Source)).ToArray());
-        return json.ToJsonString();
     }
 }

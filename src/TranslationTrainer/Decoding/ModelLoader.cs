@@ -15,14 +15,21 @@ public static class ModelLoader
     /// </summary>
     public static (Transformer Model, VocabularyPair Vocab) Load(string checkpoint, string? vocabDirectory, Device device, Precision? precision = null)
     {
+        var (path, vocab) = Open(checkpoint, vocabDirectory);
+        var (_, model) = Checkpoint.LoadModel(path, device);
+        model.CastForInference(precision ?? Precision.Float32);
+        return (model, vocab);
+    }
+
+    /// <summary>The checkpoint's path and its vocabulary, checked against each other; no parameter is read.</summary>
+    public static (string Path, VocabularyPair Vocab) Open(string checkpoint, string? vocabDirectory)
+    {
         var path = Checkpoint.ResolvePath(checkpoint);
         vocabDirectory ??= Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, RunDirectory.Vocab);
         var vocab = VocabularyPair.Load(vocabDirectory);
         var header = Checkpoint.ReadHeader(path);
         if (header.VocabFingerprint != vocab.Fingerprint)
             throw new UserError($"--vocab {vocabDirectory} is not the vocabulary {path} was trained with");
-        var (_, model) = Checkpoint.LoadModel(path, device);
-        model.CastForInference(precision ?? Precision.Float32);
-        return (model, vocab);
+        return (path, vocab);
     }
 }

@@ -8,11 +8,18 @@ namespace TranslationTrainer.Decoding;
 /// <summary>
 /// One input line's translation: the n-best outputs as text with their scores, and, when asked for, the best
 /// output's subword alignment: (target subword index, source subword index) pairs, one per target subword,
-/// and its cross-attention maps.
+/// and the cross-attention maps of the outputs.
 /// </summary>
 public sealed record TranslationResult(string Source, IReadOnlyList<(string Text, double Score)> NBest, IReadOnlyList<(int Target, int Source)>? Alignment = null)
 {
-    public AttentionMap? Attention { get; init; }
+    /// <summary>The cross-attention maps of the n-best outputs, in their order, when asked for.</summary>
+    public IReadOnlyList<AttentionMap>? Attentions { get; init; }
+
+    /// <summary>Subwords of the best output, without &lt;/s&gt;.</summary>
+    public int Subwords { get; init; }
+
+    /// <summary>The best output's cross-attention map, when asked for.</summary>
+    public AttentionMap? Attention => Attentions?[0];
 
     public string Best => NBest.Count == 0 ? "" : NBest[0].Text;
 }
@@ -41,22 +48,36 @@ public sealed class Translator(Transformer model, VocabularyPair vocab, Decoding
 
     public List<TranslationResult> TranslateAll(IReadOnlyList<string> lines)
     {
-        options.Validate();
-        var results = new TranslationResult[lines.Count];
         var encoded = new int[lines.Count][];
-        int limit = model.Config.MaxPositions - 1;
         for (int i = 0; i < lines.Count; i++)
         {
-            var ids = vocab.Source.Encode(lines[i]);
-            if (ids.Length > limit)
-            {
-                warn?.Invoke($"input line {i + 1} has {ids.Length} subwords; translating its first {limit} (the model's --max-positions)");
-                ids = ids[..limit];
-            }
-            encoded[i] = [.. ids, Vocabulary.EosId];
-            if (ids.Length == 0)
-                results[i] = new TranslationResult(lines[i], [("", 0.0)], options.Alignment ? [] : null) { Attention = options.AttentionMaps ? AttentionMap.Empty : null };
+            var (ids, subwords) = Encode(lines[i]);
+            if (ids.Length - 1 < subwords)
+                warn?.Invoke($"input line {i + 1} has {subwords} subwords; translating its first {ids.Length - 1} (the model's --max-positions)");
+            encoded[i] = ids;
         }
+        return Translate(lines, encoded, options);
+    }
+
+    /// <summary>A line's source ids ending in &lt;/s&gt;, cut to what the model's positions hold, and its subword count before the cut.</summary>
+    public (int[] Ids, int Subwords) Encode(string line)
+    {
+        var ids = vocab.Source.Encode(line);
+        int limit = model.Config.MaxPositions - 1;
+        return ([.. ids.Length > limit ? ids[..limit] : ids, Vocabulary.EosId], ids.Length);
+    }
+
+    /// <summary>
+    /// Translates lines already encoded by <see cref="Encode"/>, in input order, with the given options (the server's
+    /// requests each bring their own).
+    /// </summary>
+    public List<TranslationResult> Translate(IReadOnlyList<string> lines, IReadOnlyList<int[]> encoded, DecodingOptions options)
+    {
+        options.Validate();
+        var results = new TranslationResult[lines.Count];
+        for (int i = 0; i < lines.Count; i++)
+            if (encoded[i].Length == 1)
+                results[i] = new TranslationResult(lines[i], [("", 0.0)], options.Alignment ? [] : null) { Attentions = options.AttentionMaps ? [AttentionMap.Empty] : null };
         var order = Enumerable.Range(0, lines.Count).Where(i => results[i] is null).OrderBy(i => encoded[i].Length).ToArray();
         var batches = order.Chunk(options.BatchSize).ToArray();
         model.eval();
@@ -64,18 +85,34 @@ public sealed class Translator(Transformer model, VocabularyPair vocab, Decoding
         {
             var batch = batches[b];
             using var scope = NewDisposeScope();
-            var source = Batching.Pad(batch.Select(i => encoded[i]).ToArray(), device);
+            var sourceIds = batch.Select(i => encoded[i]).ToArray();
+            var source = Batching.Pad(sourceIds, device);
             var maxLengths = batch.Select(i => options.MaxLength(encoded[i].Length - 1, model.Config.MaxPositions)).ToArray();
             var hypotheses = Search.Decode(model, source, maxLengths, options);
-            var best = hypotheses.Select(h => h[0].Tokens).ToArray();
-            // One teacher-forced pass serves both the alignments and the heat maps.
-            var weights = options.Alignment || options.AttentionMaps ? Alignment.CrossAttention(model, source, best) : null;
-            var alignments = options.Alignment ? Alignment.FromAttention(weights!, batch.Select(i => encoded[i].Length - 1).ToArray(), best) : null;
-            var attention = options.AttentionMaps ? AttentionMap.FromAttention(weights!, vocab, batch.Select(i => encoded[i]).ToArray(), best) : null;
+            var (alignments, attentions) = options.Alignment || options.AttentionMaps ? ReadAttention(source, sourceIds, hypotheses, options) : (null, null);
             for (int j = 0; j < batch.Length; j++)
                 results[batch[j]] = new TranslationResult(lines[batch[j]], hypotheses[j].Select(h => (vocab.Target.Decode(h.Tokens), h.Score)).ToList(), alignments?[j])
-                    { Attention = attention?[j] };
+                    { Attentions = attentions?[j], Subwords = hypotheses[j][0].Tokens.Length };
         });
         return [.. results];
+    }
+
+    /// <summary>
+    /// One teacher-forced pass serves both the alignments (of the best hypotheses) and the heat maps (of every
+    /// n-best hypothesis, so that a reader can look at any of them).
+    /// </summary>
+    private ((int Target, int Source)[][]? Alignments, AttentionMap[][]? Maps) ReadAttention(Tensor source, int[][] sourceIds, List<Hypothesis>[] hypotheses, DecodingOptions options)
+    {
+        // Row r of the pass decodes hypothesis forced[r] of sentence rows[r]; each sentence's best comes first.
+        int[] rows = options.AttentionMaps ? [.. hypotheses.SelectMany((h, j) => Enumerable.Repeat(j, h.Count))] : [.. Enumerable.Range(0, hypotheses.Length)];
+        int[][] forced = options.AttentionMaps ? [.. hypotheses.SelectMany(h => h.Select(x => x.Tokens))] : [.. hypotheses.Select(h => h[0].Tokens)];
+        var weights = Alignment.CrossAttention(model, options.AttentionMaps ? source.index_select(0, tensor(rows.Select(r => (long)r).ToArray(), device: device)) : source, forced);
+        int[] firstRows = [.. Enumerable.Range(0, hypotheses.Length).Select(j => Array.IndexOf(rows, j))];
+        var alignments = options.Alignment
+            ? Alignment.FromAttention(weights.index_select(0, tensor(firstRows.Select(r => (long)r).ToArray())), [.. sourceIds.Select(ids => ids.Length - 1)], [.. firstRows.Select(r => forced[r])])
+            : null;
+        if (!options.AttentionMaps) return (alignments, null);
+        var maps = AttentionMap.FromAttention(weights, vocab, [.. rows.Select(r => sourceIds[r])], forced);
+        return (alignments, [.. firstRows.Select((first, j) => maps[first..(first + hypotheses[j].Count)])]);
     }
 }

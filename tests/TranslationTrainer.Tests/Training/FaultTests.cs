@@ -13,7 +13,7 @@ public class FaultTests
     private static string Data(string name) => Path.Combine(TinyRun.Directory, name);
 
     /// <summary>The CLI as a child process (the test's output folder holds translation-trainer.dll).</summary>
-    private static Process StartCli(string[] args, StringBuilder? error = null)
+    internal static Process StartCli(string[] args, StringBuilder? error = null)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "translation-trainer.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
