@@ -12,7 +12,8 @@ RUN dotnet publish src/TranslationTrainer.Cli -c Release -o /app -p:TorchBackend
 # MKL's vendor check answered "Intel", so that it runs its AVX2/AVX-512 kernels on AMD CPUs too (README, "Speed").
 RUN mkdir -p /app/native && gcc -shared -fPIC -O2 -o /app/native/libmkl-intel-cpu.so scripts/native/mkl-intel-cpu.c
 
-FROM mcr.microsoft.com/dotnet/runtime:10.0-bookworm-slim
+# The ASP.NET Core runtime: `serve` runs on Kestrel.
+FROM mcr.microsoft.com/dotnet/aspnet:10.0-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libtcmalloc-minimal4 libgomp1 fonts-dejavu-core mpich \
  && rm -rf /var/lib/apt/lists/*
@@ -22,3 +23,8 @@ ENV LD_PRELOAD=/app/native/libmkl-intel-cpu.so:/usr/lib/x86_64-linux-gnu/libtcma
 COPY --from=build /app /app
 WORKDIR /work
 ENTRYPOINT ["/app/translation-trainer"]
+# By default the image serves the run directory mounted at /model (README, "Serving"):
+#   docker run -p 8080:8080 -v $PWD/runs/bible:/model IMAGE
+# Any other command replaces it: docker run IMAGE translate --checkpoint /model ...
+EXPOSE 8080
+CMD ["serve", "--checkpoint", "/model", "--host", "0.0.0.0", "--port", "8080"]
