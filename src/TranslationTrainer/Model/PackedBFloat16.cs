@@ -6,8 +6,7 @@ namespace TranslationTrainer.Model;
 /// <summary>
 /// A model's bf16 weight matrices packed once for the matrix multiply of <see cref="BFloat16Kernels"/> (AVX512_BF16, one
 /// thread). MKL and oneDNN repack a bf16 weight on every call, which costs as much as the multiply on a decoding
-/// step's few rows: one thread, 256→8,000 (the output layer) on 4 rows takes 120 µs here against MKL's 215 and
-/// float32's 207; on 16 rows 359, 462 and 712. It runs only where libtorch has one thread (a decoding worker),
+/// step's few rows (timings in docs/performance.md). It runs only where libtorch has one thread (a decoding worker),
 /// since it cannot share libtorch's thread pool; elsewhere the caller uses MKL.
 /// </summary>
 public sealed unsafe class PackedBFloat16 : IDisposable

@@ -145,9 +145,9 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// Validation and saving leave garbage behind: managed memory that the GC would keep committed (measured on the
-    /// Bible config: 45 → 103 MB after one validation) and native blocks of the decoder's shapes. Both go back to the
-    /// system here, so that resident memory stays flat over a long run (scripts/bench-memory).
+    /// Validation and saving leave garbage behind: managed memory that the GC would keep committed and native blocks
+    /// of the decoder's shapes. Both go back to the system here, so that resident memory stays flat over a long run
+    /// (scripts/bench-memory; figures in docs/performance.md).
     /// </summary>
     private static void ReleaseValidationMemory()
     {
