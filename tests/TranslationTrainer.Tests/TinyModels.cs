@@ -15,10 +15,10 @@ public static class TinyModels
         DModel = 32, Heads = 4, FfnSize = 64, EncoderLayers = 2, DecoderLayers = 2, Dropout = dropout, PreNorm = preNorm, MaxPositions = 64,
     };
 
-    public static Transformer Create(int seed = 7, bool preNorm = true, double dropout = 0.0, string tie = "all")
+    public static Transformer Create(int seed = 7, bool preNorm = true, double dropout = 0.0, string tie = "all", int heads = 4)
     {
         manual_seed(seed);
-        var model = new Transformer(Config(preNorm, dropout) with { TieEmbeddings = tie }, Vocab, Vocab);
+        var model = new Transformer(Config(preNorm, dropout) with { TieEmbeddings = tie, Heads = heads }, Vocab, Vocab);
         model.eval();
         return model;
     }

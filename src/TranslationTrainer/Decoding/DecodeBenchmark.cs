@@ -36,7 +36,7 @@ public static class DecodeBenchmark
         using var inference = inference_mode();
         Search.Greedy(model, source.narrow(0, 0, 4), [.. maxLengths.Take(4)], options); // warm-up
         // A few seconds at most: the median of three runs, as the machine may be shared.
-        return Enumerable.Range(0, 3).Select(_ => Time(() => Search.Greedy(model, source, maxLengths, options).Select(h => h[0]).ToArray()))
+        return Enumerable.Range(0, 3).Select(_ => Time(profile => Search.Greedy(model, source, maxLengths, options, profile).Select(h => h[0]).ToArray()))
             .OrderBy(m => m.Seconds).ElementAt(1);
     }
 
@@ -71,27 +71,28 @@ public static class DecodeBenchmark
     {
         var order = Enumerable.Range(0, sources.Count).Where(i => sources[i].Length > 0).OrderBy(i => sources[i].Length).ToArray();
         var batches = order.Chunk(options.BatchSize).ToArray();
-        return Time(() =>
+        return Time(profile =>
         {
             var outputs = new Hypothesis[batches.Length][];
             Workers.Run(batches.Length, Workers.Resolve(options.Workers, device), b =>
             {
                 using var scope = NewDisposeScope();
                 var source = Batching.Pad(batches[b].Select(i => (int[])[.. sources[i], 3]).ToArray(), device);
-                var hypotheses = Search.Decode(model, source, batches[b].Select(i => maxLength(sources[i].Length)).ToArray(), options);
+                var hypotheses = Search.Decode(model, source, batches[b].Select(i => maxLength(sources[i].Length)).ToArray(), options, profile);
                 outputs[b] = hypotheses.Select(h => h[0]).ToArray();
             });
             return outputs.SelectMany(o => o).ToArray();
         });
     }
 
-    private static DecodeMeasurement Time(Func<Hypothesis[]> decode)
+    /// <summary>Times one decoding run, which fills in a fresh profile of its stages.</summary>
+    private static DecodeMeasurement Time(Func<DecodeProfile, Hypothesis[]> decode)
     {
-        DecodeProfile.Start();
+        var profile = new DecodeProfile();
         var clock = Stopwatch.StartNew();
-        var outputs = decode();
+        var outputs = decode(profile);
         double seconds = clock.Elapsed.TotalSeconds;
-        return new DecodeMeasurement(outputs.Length, outputs.Sum(h => (long)h.Tokens.Length + 1), seconds, DecodeProfile.Stop());
+        return new DecodeMeasurement(outputs.Length, outputs.Sum(h => (long)h.Tokens.Length + 1), seconds, profile.Seconds());
     }
 }
 

@@ -3,34 +3,29 @@ using System.Diagnostics;
 namespace TranslationTrainer.Decoding;
 
 /// <summary>
-/// Wall time per search stage, collected only while a benchmark has switched it on (libtorch on the CPU runs
-/// each operation synchronously, so a stopwatch around a stage measures it), summed over decoding workers. Off, a
-/// stage costs one null check.
+/// Wall time per search stage, for a benchmark that hands one to the search (libtorch on the CPU runs each operation
+/// synchronously, so a stopwatch around a stage measures it), summed over decoding workers. Without one, a stage
+/// costs one null check.
 /// </summary>
-public static class DecodeProfile
+public sealed class DecodeProfile
 {
-    private static Dictionary<string, long>? ticks;
+    private readonly Dictionary<string, long> ticks = [];
 
-    public static void Start() => ticks = [];
-
-    /// <summary>Stops collecting and returns seconds per stage, in the order stages were first seen.</summary>
-    public static IReadOnlyDictionary<string, double> Stop()
+    /// <summary>Seconds per stage so far, in the order stages were first seen.</summary>
+    public IReadOnlyDictionary<string, double> Seconds()
     {
-        var result = (ticks ?? []).ToDictionary(p => p.Key, p => (double)p.Value / Stopwatch.Frequency);
-        ticks = null;
-        return result;
+        lock (ticks) return ticks.ToDictionary(p => p.Key, p => (double)p.Value / Stopwatch.Frequency);
     }
 
-    public static Timer Time(string stage) => new(stage, ticks is null ? 0 : Stopwatch.GetTimestamp());
+    /// <summary>Times `stage` until the returned timer is disposed.</summary>
+    public Timer Time(string stage) => new(this, stage, Stopwatch.GetTimestamp());
 
-    public readonly struct Timer(string stage, long start) : IDisposable
+    public readonly struct Timer(DecodeProfile profile, string stage, long start) : IDisposable
     {
         public void Dispose()
         {
-            var collecting = ticks;
-            if (collecting is null || start == 0) return;
             long elapsed = Stopwatch.GetTimestamp() - start;
-            lock (collecting) collecting[stage] = collecting.GetValueOrDefault(stage) + elapsed;
+            lock (profile.ticks) profile.ticks[stage] = profile.ticks.GetValueOrDefault(stage) + elapsed;
         }
     }
 }

@@ -20,29 +20,32 @@ public static class Search
 {
     private const int PadId = 0, UnkId = 1, BosId = 2, EosId = 3;
 
-    /// <summary>Decodes a padded source batch (B,S); maxLengths[b] bounds sentence b's output.</summary>
-    public static List<Hypothesis>[] Decode(Transformer model, Tensor source, int[] maxLengths, DecodingOptions options) =>
-        options.Beam == 1 ? Greedy(model, source, maxLengths, options) : Beam(model, source, maxLengths, options);
+    /// <summary>
+    /// Decodes a padded source batch (B,S); maxLengths[b] bounds sentence b's output. A benchmark passes `profile` to
+    /// learn where the time goes.
+    /// </summary>
+    public static List<Hypothesis>[] Decode(Transformer model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null) =>
+        options.Beam == 1 ? Greedy(model, source, maxLengths, options, profile) : Beam(model, source, maxLengths, options, profile);
 
     /// <summary>Greedy search; a sentence leaves the batch (and the cache) when it outputs &lt;/s&gt;.</summary>
-    public static List<Hypothesis>[] Greedy(Transformer model, Tensor source, int[] maxLengths, DecodingOptions options)
+    public static List<Hypothesis>[] Greedy(Transformer model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null)
     {
         int sentences = (int)source.shape[0];
         var tokens = Enumerable.Range(0, sentences).Select(_ => new List<int>()).ToArray();
         var logProbabilities = new double[sentences];
         using var scope = NewDisposeScope();
         var constraints = new Constraints(options, source.device);
-        using var decoder = StartDecoder(model, source, options);
+        using var decoder = StartDecoder(model, source, options, profile);
         var active = Enumerable.Range(0, sentences).ToArray(); // row r decodes sentence active[r]
         for (int step = 1; active.Length > 0; step++)
         {
             using var stepScope = NewDisposeScope();
             var last = active.Select(s => tokens[s].Count == 0 ? BosId : tokens[s][^1]).ToArray();
             var (bestValues, bestIndices) = NextBestTokens(decoder, last, step, active.Select(s => maxLengths[s]).ToArray(),
-                active.Select(s => tokens[s]).ToArray(), constraints, count: 1);
+                active.Select(s => tokens[s]).ToArray(), constraints, count: 1, profile);
 
             var continues = new bool[active.Length];
-            using (DecodeProfile.Time("bookkeeping"))
+            using (profile?.Time("bookkeeping"))
             {
                 for (int r = 0; r < active.Length; r++)
                 {
@@ -54,7 +57,7 @@ public static class Search
                 }
             }
             var order = Compact(continues);
-            if (order.Length > 0 && order.Length < active.Length) Reorder(decoder, order, order);
+            if (order.Length > 0 && order.Length < active.Length) Reorder(decoder, order, order, profile);
             active = order.Select(r => active[(int)r]).ToArray();
         }
         return Enumerable.Range(0, sentences).Select(s => new List<Hypothesis>
@@ -68,13 +71,13 @@ public static class Search
     /// the best 2K continuations per sentence: &lt;/s&gt; among the top K finishes a hypothesis, the best K others
     /// continue. A sentence leaves the batch (and the cache) once it has K finished hypotheses.
     /// </summary>
-    public static List<Hypothesis>[] Beam(Transformer model, Tensor source, int[] maxLengths, DecodingOptions options)
+    public static List<Hypothesis>[] Beam(Transformer model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null)
     {
         int sentences = (int)source.shape[0], k = options.Beam;
         var results = Enumerable.Range(0, sentences).Select(_ => new List<Hypothesis>()).ToArray();
         using var scope = NewDisposeScope();
         var constraints = new Constraints(options, source.device);
-        using var decoder = StartDecoder(model, source, options); // one encoder row per sentence, K decoder rows
+        using var decoder = StartDecoder(model, source, options, profile); // one encoder row per sentence, K decoder rows
 
         var active = Enumerable.Range(0, sentences).ToList();
         var prefixes = Enumerable.Range(0, sentences * k).Select(_ => Array.Empty<int>()).ToList();
@@ -86,9 +89,9 @@ public static class Search
             var last = prefixes.Select(p => p.Length == 0 ? BosId : p[^1]).ToArray();
             var rowMaxLengths = Enumerable.Range(0, active.Count * k).Select(r => maxLengths[active[r / k]]).ToArray();
             // A sentence's best 2K continuations are among its rows' best 2K tokens each, so only those reach the host.
-            var (rowBest, rowTokens) = NextBestTokens(decoder, last, step, rowMaxLengths, prefixes, constraints, count: 2 * k);
+            var (rowBest, rowTokens) = NextBestTokens(decoder, last, step, rowMaxLengths, prefixes, constraints, count: 2 * k, profile);
 
-            var bookkeeping = DecodeProfile.Time("bookkeeping");
+            var bookkeeping = profile?.Time("bookkeeping");
             var continuations = new List<(long Row, int[] Prefix, double Score)>?[active.Count]; // null: the sentence is done
             for (int s = 0; s < active.Count; s++)
             {
@@ -124,8 +127,8 @@ public static class Search
                     nextScores.Add(score);
                 }
             }
-            bookkeeping.Dispose();
-            if (nextActive.Count > 0) Reorder(decoder, [.. nextRows], order.Length < active.Count ? order : null);
+            bookkeeping?.Dispose();
+            if (nextActive.Count > 0) Reorder(decoder, [.. nextRows], order.Length < active.Count ? order : null, profile);
             (active, prefixes, scores) = (nextActive, nextPrefixes, nextScores);
         }
         return results.Select(r => r.OrderByDescending(h => h.Score).Take(options.NBest).ToList()).ToArray();
@@ -167,9 +170,9 @@ public static class Search
             yield return slots[slot] ?? (homeless.Count > 0 ? homeless.Dequeue() : (firstRow + slot, prefixes[firstRow + slot], double.NegativeInfinity));
     }
 
-    private static StepDecoder StartDecoder(Transformer model, Tensor source, DecodingOptions options)
+    private static StepDecoder StartDecoder(Transformer model, Tensor source, DecodingOptions options, DecodeProfile? profile)
     {
-        using var timer = DecodeProfile.Time("encode");
+        using var timer = profile?.Time("encode");
         var (memory, keep) = model.Encode(source);
         return StepDecoder.Start(model, memory, keep, cached: !options.Uncached);
     }
@@ -180,24 +183,24 @@ public static class Search
     /// tokens by logit are the best by log-probability and only those are normalised (no (rows, V) log-softmax).
     /// </summary>
     private static (float[] Values, long[] Tokens) NextBestTokens(StepDecoder decoder, int[] lastTokens, int step, int[] maxLengths,
-        IReadOnlyList<IReadOnlyList<int>> prefixes, Constraints constraints, int count)
+        IReadOnlyList<IReadOnlyList<int>> prefixes, Constraints constraints, int count, DecodeProfile? profile)
     {
         Tensor logits, normaliser;
-        using (DecodeProfile.Time("decoder step"))
+        using (profile?.Time("decoder step"))
             logits = decoder.Step(tensor(lastTokens.Select(i => (long)i).ToArray(), dtype: int64, device: constraints.Device));
-        using (DecodeProfile.Time("log_softmax + constraints"))
+        using (profile?.Time("log_softmax + constraints"))
         {
             normaliser = logits.logsumexp(-1, keepdim: true); // over the whole vocabulary: banned tokens keep their mass, as in fairseq
             logits = constraints.Apply(logits, normaliser, step, maxLengths, prefixes);
         }
-        using var timer = DecodeProfile.Time("topk + copy to host");
+        using var timer = profile?.Time("topk + copy to host");
         var (values, tokens) = count == 1 ? logits.max(1, keepdim: true) : TopK(logits, count);
         return ToHost((values - normaliser, tokens));
     }
 
     /// <summary>
-    /// logits.topk(count, dim 1), best first. On the CPU (float32) in C#, over vectorised block maxima (see RowTopK):
-    /// 0.95 ms for 320 × 8,000 on one thread, where libtorch's topk takes 5.4 ms and ChunkedTopK 1.9. Elsewhere
+    /// logits.topk(count, dim 1), best first. On the CPU (float32) in C#, over vectorised block maxima (see RowTopK),
+    /// several times faster than libtorch's topk and faster than ChunkedTopK (docs/performance.md). Elsewhere
     /// ChunkedTopK.
     /// </summary>
     public static (Tensor Values, Tensor Indices) TopK(Tensor logits, int count)
@@ -281,8 +284,7 @@ public static class Search
         value > other || (value == other && index < otherIndex);
 
     /// <summary>
-    /// logits.topk(count, dim 1) in libtorch operations (for CUDA), about three times as fast on a vocabulary-sized row
-    /// as topk itself: each row is cut into chunks, and the best `count` tokens lie in the `count` chunks with the
+    /// logits.topk(count, dim 1) in libtorch operations (for CUDA), faster on a vocabulary-sized row than topk itself: each row is cut into chunks, and the best `count` tokens lie in the `count` chunks with the
     /// highest maxima, so topk only searches those.
     /// </summary>
     public static (Tensor Values, Tensor Indices) ChunkedTopK(Tensor logits, int count)
@@ -314,9 +316,9 @@ public static class Search
     private static (float[] Values, long[] Indices) ToHost((Tensor Values, Tensor Indices) top) =>
         (top.Values.cpu().data<float>().ToArray(), top.Indices.cpu().data<long>().ToArray());
 
-    private static void Reorder(StepDecoder decoder, long[] rows, long[]? sources)
+    private static void Reorder(StepDecoder decoder, long[] rows, long[]? sources, DecodeProfile? profile)
     {
-        using var timer = DecodeProfile.Time("cache reorder");
+        using var timer = profile?.Time("cache reorder");
         decoder.Reorder(rows, sources);
     }
 

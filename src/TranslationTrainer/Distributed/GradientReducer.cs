@@ -7,7 +7,7 @@ namespace TranslationTrainer.Distributed;
 /// <summary>
 /// Sums the gradients of all ranks with one Allreduce per update: every gradient is copied into one
 /// contiguous CPU float32 buffer, a few extra values (the loss) ride along at its end, the buffer is summed
-/// and copied back. On a GPU the gradients go through host memory (README, "Distributed training").
+/// and copied back. On a GPU the gradients go through host memory (docs/design.md, "Distributed training").
 /// </summary>
 public sealed class GradientReducer : IDisposable
 {

@@ -47,12 +47,11 @@ public sealed class MultiHeadAttention : nn.Module
         var (q, k, v) = SplitQueryKeyValue(qkv);
         cache.Append(k, v);
         // bf16 decoding in a worker: the whole attention in one native call (BFloat16Kernels), no libtorch operations.
-        if (precision().Packed is not null
-            && BFloat16Kernels.AttendStep(qkv, 3 * modelSize, cache.KeyBuffer!, cache.ValueBuffer!, cache.Count, null, 1.0 / Math.Sqrt(modelSize / heads)) is { } native)
+        if (precision().Packed?.TryAttendStep(qkv, 3 * modelSize, cache.KeyBuffer!, cache.ValueBuffer!, cache.Count, null, 1.0 / Math.Sqrt(modelSize / heads)) is { } native)
             return precision().Linear(native.unsqueeze(1), outputProjection.weight, outputProjection.bias);
-        // One query per row: two small matmuls beat SDPA here (320 rows: 0.33 vs 0.57 ms float32, 0.38 vs 1.16 ms
-        // bfloat16). bfloat16 matmuls copy a strided view first (1.75 ms), so they read the whole contiguous buffers
-        // with the empty positions masked; float32 ones read the filled part in place. Softmax runs in float32.
+        // One query per row: two small matmuls beat SDPA here. bfloat16 matmuls copy a strided view first, which costs
+        // more than reading the whole contiguous buffers with the empty positions masked; float32 ones read the filled
+        // part in place. Softmax runs in float32. Timings in docs/performance.md.
         bool wholeBuffers = q.dtype == ScalarType.BFloat16;
         var (keys, values) = wholeBuffers ? (cache.KeyBuffer!, cache.ValueBuffer!) : (cache.Keys!, cache.Values!);
         var scores = (q * (1.0 / Math.Sqrt(modelSize / heads))).matmul(keys.transpose(-2, -1)); // (B,H,1,positions)
@@ -97,8 +96,7 @@ public sealed class MultiHeadAttention : nn.Module
     {
         long rows = x.shape[0], sources = memoryKeys.shape[0], beams = rows / sources, headSize = modelSize / heads;
         var query = Query(x);
-        if (precision().Packed is not null
-            && BFloat16Kernels.AttendStep(query, modelSize, memoryKeys, memoryValues, (int)memoryKeys.shape[2], padding, 1.0 / Math.Sqrt(headSize)) is { } native)
+        if (precision().Packed?.TryAttendStep(query, modelSize, memoryKeys, memoryValues, (int)memoryKeys.shape[2], padding, 1.0 / Math.Sqrt(headSize)) is { } native)
             return precision().Linear(native.unsqueeze(1), outputProjection.weight, outputProjection.bias);
         // Row r = source r / beams: that source's beams become its query positions, (sources,H,beams,dh).
         var q = query.view(sources, beams, heads, headSize).transpose(1, 2);

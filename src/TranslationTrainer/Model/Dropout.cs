@@ -8,9 +8,9 @@ namespace TranslationTrainer.Model;
 
 /// <summary>
 /// Inverted dropout, x · mask / (1 − p), with the mask drawn in .NET on the CPU. libtorch's CPU bernoulli draws one
-/// element at a time on one thread (its parallel MKL generator runs on Intel CPUs only): 3 ms for a 64×30×256
-/// activation here, ~10% of a training step. Here a xoshiro256** stream fills the noise tensor in place and a
-/// vectorised pass turns each 16 (bfloat16) or 32 (float32) random bits into 0 or 1/(1 − p): 0.35 ms. Each call
+/// element at a time on one thread (its parallel MKL generator runs on Intel CPUs only), a noticeable share of a
+/// training step. Here a xoshiro256** stream fills the noise tensor in place and a vectorised pass turns each 16
+/// (bfloat16) or 32 (float32) random bits into 0 or 1/(1 − p), several times faster (docs/performance.md). Each call
 /// seeds its stream from torch's generator, so masks follow torch.manual_seed and a resumed run repeats them.
 /// Elsewhere (CUDA, other types) it is F.dropout.
 /// </summary>

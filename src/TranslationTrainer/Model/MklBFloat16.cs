@@ -8,8 +8,8 @@ namespace TranslationTrainer.Model;
 /// <summary>
 /// x·wᵀ + b through MKL's bfloat16 matrix multiply with a float32 result (cblas_gemm_bf16bf16f32, exported by
 /// libtorch_cpu), for decoding on a CPU. libtorch sends a bf16 linear to oneDNN, which repacks the weight on every
-/// call: on a decoding step's 64 rows MKL is 15–30% faster (the 8,000-token output layer 0.87 → 0.73 ms), and its
-/// float32 result needs no cast for LayerNorm, the residual stream and log-softmax. Inference only: no autograd.
+/// call, so on a decoding step's few rows MKL is faster (docs/performance.md), and its float32 result needs no cast
+/// for LayerNorm, the residual stream and log-softmax. Inference only: no autograd.
 /// </summary>
 public static unsafe class MklBFloat16
 {
@@ -21,7 +21,7 @@ public static unsafe class MklBFloat16
 
     /// <summary>
     /// Worth using: available, and MKL runs its fast kernels here (on AMD CPUs only with the vendor shim that
-    /// scripts/translation-trainer preloads; its generic bf16 kernel is ~2× slower than oneDNN's).
+    /// scripts/translation-trainer preloads; its generic bf16 kernel is slower than oneDNN's).
     /// </summary>
     public static bool Fast => Available && TorchRuntime.MklRunsFastKernels();
 

@@ -6,19 +6,25 @@ namespace TranslationTrainer.Model;
 /// <summary>
 /// A model's bf16 weight matrices packed once for the matrix multiply of <see cref="BFloat16Kernels"/> (AVX512_BF16, one
 /// thread). MKL and oneDNN repack a bf16 weight on every call, which costs as much as the multiply on a decoding
-/// step's few rows: one thread, 256→8,000 (the output layer) on 4 rows takes 120 µs here against MKL's 215 and
-/// float32's 207; on 16 rows 359, 462 and 712. It runs only where libtorch has one thread (a decoding worker),
+/// step's few rows (timings in docs/performance.md). It runs only where libtorch has one thread (a decoding worker),
 /// since it cannot share libtorch's thread pool; elsewhere the caller uses MKL.
 /// </summary>
 public sealed unsafe class PackedBFloat16 : IDisposable
 {
     private readonly List<Entry> entries = [];
+    private long kernelMultiplies, kernelAttentionSteps;
 
     /// <summary>A packed weight: where its bfloat16 rows live, and the packed copy (blocks of 16 rows).</summary>
     private sealed record Entry(nint Start, long Rows, long Inputs, Tensor Weight, Tensor Packed);
 
     /// <summary>Whether the kernel was built and this CPU has AVX512_BF16 (<see cref="BFloat16Kernels"/>).</summary>
     public static bool Available => BFloat16Kernels.Available;
+
+    /// <summary>How many linears ran through the kernel: tells the kernel from a silent fallback to MKL or libtorch.</summary>
+    public long KernelMultiplies => Interlocked.Read(ref kernelMultiplies);
+
+    /// <summary>How many attention steps ran through <see cref="BFloat16Kernels.AttendStep"/> for this model.</summary>
+    public long KernelAttentionSteps => Interlocked.Read(ref kernelAttentionSteps);
 
     /// <summary>Whether a weight (N, K) fits the kernel: bfloat16, contiguous, on the CPU, N a multiple of 16, K even.</summary>
     public static bool Packable(Tensor weight) =>
@@ -63,9 +69,18 @@ public sealed unsafe class PackedBFloat16 : IDisposable
             var packedRows = (byte*)Pointer(entry.Packed) + firstRow * inputs * 2;
             BFloat16Kernels.Gemm(Pointer(input), packedRows, biasValues is null ? null : (float*)Pointer(biasValues), Pointer(y), m, (int)rows, (int)inputs,
                 relu ? 1 : 0, bfloat16 ? 1 : 0);
+            Interlocked.Increment(ref kernelMultiplies);
         }
         result = y.view(outputShape);
         return true;
+    }
+
+    /// <summary><see cref="BFloat16Kernels.AttendStep"/>, counted in <see cref="KernelAttentionSteps"/> when the kernel ran.</summary>
+    public Tensor? TryAttendStep(Tensor queries, long queryStride, Tensor keys, Tensor values, int positions, Tensor? padding, double scale)
+    {
+        var context = BFloat16Kernels.AttendStep(queries, queryStride, keys, values, positions, padding, scale);
+        if (context is not null) Interlocked.Increment(ref kernelAttentionSteps);
+        return context;
     }
 
     private static void* Pointer(Tensor t) => BFloat16Kernels.Pointer(t);

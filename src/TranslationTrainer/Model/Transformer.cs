@@ -190,8 +190,7 @@ public sealed class Transformer : nn.Module
         }
         Precision = precision;
         // float32 weights stored column-major (same values and shape): F.linear computes x·Wᵀ, and MKL multiplies a
-        // contiguous Wᵀ much faster on a decoding step's few rows (16 rows: 1.0 → 0.31 ms for the 8,000-token output
-        // layer, a whole step 3.5 → 2.2 ms; test set +11% greedy, +5% beam 5).
+        // contiguous Wᵀ much faster on a decoding step's few rows (docs/performance.md, "bfloat16").
         foreach (var linear in modules().OfType<Linear>())
             linear.weight = new Parameter(ColumnMajor(linear.weight), requires_grad: false);
         // A tied output layer shares the embedding table, whose lookups want it row-major: the output gets a copy.

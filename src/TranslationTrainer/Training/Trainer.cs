@@ -1,12 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Serilog;
-using TorchSharp;
 using TorchSharp.Modules;
 using TranslationTrainer.Data;
-using TranslationTrainer.Decoding;
 using TranslationTrainer.Distributed;
-using TranslationTrainer.Evaluation;
 using TranslationTrainer.Model;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
@@ -31,19 +28,17 @@ public sealed class Trainer
     private readonly string runDir;
     private readonly ILogger log;
     private readonly IWorld world;
-    /// <summary>Sums gradients over the ranks; null in a single process.</summary>
-    private readonly GradientReducer? reducer;
     private readonly Device device;
-    private readonly VocabularyPair vocab;
     private readonly ParallelCorpus train;
-    private readonly ParallelCorpus? valid;
-    private readonly string[] validSourceLines = [], validReferenceLines = [];
     private readonly Transformer model;
     private readonly OptimizerHelper optimizer;
     private readonly Parameter[] parameters;
-    private TrainingProgress progress = new();
-    /// <summary>Set by a validation that beat the best score; the next save copies checkpoint_best.</summary>
-    private bool bestImproved;
+    /// <summary>Sums gradients over the ranks; null in a single process.</summary>
+    private readonly GradientReducer? reducer;
+    /// <summary>Rank 0's validation; null on the other ranks and without a validation set.</summary>
+    private readonly Validator? validator;
+    private readonly CheckpointPolicy checkpoints;
+    private TrainingProgress progress;
 
     /// <summary>Trains in a run directory prepared by RunSetup.Prepare, resuming from checkpoint_last when asked.</summary>
     /// <summary>status, when given, is called after every update (the CLI draws it on a terminal); world, the ranks of a distributed run.</summary>
@@ -57,51 +52,16 @@ public sealed class Trainer
         this.runDir = runDir;
         this.log = log;
         this.world = world;
-        TorchRuntime.SetThreads(config.Threads > 0 ? config.Threads : Math.Max(1, Environment.ProcessorCount / world.LocalSize));
-        device = world.LocalDevice(TorchRuntime.ResolveDevice(config.Device));
-        vocab = VocabularyPair.Load(Path.Combine(runDir, RunDirectory.Vocab));
-
-        var options = new ParallelCorpus.LoadOptions(config.MaxLen, config.MaxLengthRatio, Vocabulary.EosId);
-        train = ParallelCorpus.Load(config.TrainSrc, config.TrainTgt, vocab.Source.Encode, vocab.Target.Encode, options, out var skipped);
-        train.LogSummary(log, "train", skipped);
-        if (HasValidation && world.IsMain)
-        {
-            valid = ParallelCorpus.Load(config.ValidSrc, config.ValidTgt, vocab.Source.Encode, vocab.Target.Encode, options with { MaxLengthRatio = 0 }, out var validSkipped);
-            valid.LogSummary(log, "valid", validSkipped);
-            if (config.ValidBleu)
-            {
-                validSourceLines = TextFile.ReadLines(config.ValidSrc).ToArray();
-                validReferenceLines = TextFile.ReadLines(config.ValidTgt).ToArray();
-            }
-        }
-
-        manual_seed(config.Seed);
-        model = new Transformer(config.Model, vocab.Source.Size, vocab.Target.Size);
-        model.to(device);
-        model.Precision = Precision.Resolve(config.Precision, device);
-        parameters = model.parameters().ToArray();
-        optimizer = config.Optimizer == "adamw"
-            ? optim.AdamW(parameters, config.LearningRate, config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay)
-            : optim.Adam(parameters, config.LearningRate, config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay);
-        if (resume)
-        {
-            var path = Path.Combine(runDir, RunDirectory.LastCheckpoint);
-            var header = Checkpoint.LoadInto(path, model, optimizer);
-            if (header.VocabFingerprint != vocab.Fingerprint)
-                throw new UserError($"{path}: trained with another vocabulary than {Path.Combine(runDir, RunDirectory.Vocab)}");
-            progress = header.Progress;
-            log.Information("Resuming {RunDir} at update {Update}, epoch {Epoch}, batch {Batch}", runDir, progress.Update, progress.Epoch, progress.NextBatch);
-        }
-        if (world.Size > 1)
-        {
-            GradientReducer.BroadcastParameters(world, parameters);
-            reducer = new GradientReducer(world, parameters, extraValues: 1);
-            log.Information("Rank {Rank} of {Size} (local rank {LocalRank}, pid {Pid}); each trains on 1/{Size} of every --max-tokens {MaxTokens} batch",
-                world.Rank, world.Size, world.LocalRank, Environment.ProcessId, world.Size, config.MaxTokens);
-        }
-        log.Information("Model: {Parameters:N0} parameters, {Config}; device {Device}, {Threads} threads, precision {Precision} (bf16 hardware: {Bf16}); MKL kernels {Mkl}",
-            parameters.Sum(p => p.numel()), config.Model, device.type, get_num_threads(), model.Precision, Precision.BFloat16Supported(device) ? "yes" : "no",
-            TorchRuntime.MklKernels());
+        var setup = TrainingSetup.Load(config, runDir, resume, log, world);
+        device = setup.Device;
+        train = setup.Train;
+        model = setup.Model;
+        optimizer = setup.Optimizer;
+        parameters = setup.Parameters;
+        reducer = setup.Reducer;
+        progress = setup.Progress;
+        validator = setup.Valid is null ? null : new Validator(config, setup.Valid, model, setup.Vocab, device, log);
+        checkpoints = new CheckpointPolicy(config, runDir, model, optimizer, setup.Vocab);
     }
 
     private bool HasValidation => config.ValidSrc != "";
@@ -148,15 +108,25 @@ public sealed class Trainer
                 // rank 0's validation) is shared first.
                 string? stop = StopReason(TimeUp(Elapsed()), epochDone);
                 bool validate = HasValidation && config.ValidateEvery > 0 && progress.Update % config.ValidateEvery == 0;
+                ValidationResult? validation = null;
                 if (validate || (stop is not null && HasValidation))
                 {
-                    if (world.IsMain) validLoss = Validate(metrics!);
+                    if (world.IsMain)
+                    {
+                        validation = validator!.Run(progress, metrics!);
+                        progress = validation.Progress;
+                        validLoss = validation.Loss;
+                    }
                     if (world.FromMain(progress.ValidationsWithoutImprovement >= config.Patience && config.Patience > 0))
                         stop ??= $"no improvement in {config.Patience} validations";
                 }
                 bool interrupted = world.AnyRank(cancel.IsCancellationRequested);
-                if (world.IsMain && (validate || stop is not null || interrupted || (config.SaveEvery > 0 && progress.Update % config.SaveEvery == 0)))
-                    Save(window, intervalCopy: validate);
+                if (world.IsMain && checkpoints.IsDue(progress.Update, scheduledValidation: validate, stopping: stop is not null, interrupted))
+                {
+                    // Carried in checkpoint_last, so that a resumed run's progress lines match.
+                    progress = progress with { LossSinceLog = window.LossSum, UpdatesSinceLog = window.Updates };
+                    checkpoints.Save(progress, intervalCopy: validate, newBest: validation?.Improved == true);
+                }
                 if (validate) ReleaseValidationMemory();
                 if (interrupted)
                 {
@@ -175,9 +145,9 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// Validation and saving leave garbage behind: managed memory that the GC would keep committed (measured on the
-    /// Bible config: 45 → 103 MB after one validation) and native blocks of the decoder's shapes. Both go back to the
-    /// system here, so that resident memory stays flat over a long run (scripts/bench-memory).
+    /// Validation and saving leave garbage behind: managed memory that the GC would keep committed and native blocks
+    /// of the decoder's shapes. Both go back to the system here, so that resident memory stays flat over a long run
+    /// (scripts/bench-memory; figures in docs/performance.md).
     /// </summary>
     private static void ReleaseValidationMemory()
     {
@@ -217,80 +187,6 @@ public sealed class Trainer
         return lossValue;
     }
 
-    private double Validate(MetricsFile metrics)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        model.eval();
-        double lossSum = 0;
-        long tokens = 0;
-        foreach (var indices in Batching.ForEpoch(valid!, config.MaxTokens, seed: 0, epoch: 0))
-        {
-            using var batchScope = NewDisposeScope();
-            var batch = Batching.ToTensors(valid!, indices, device, Vocabulary.BosId, Vocabulary.EosId);
-            var logits = model.forward(batch.Source, batch.TargetInput);
-            lossSum += Loss.SummedCrossEntropy(logits, batch.TargetOutput, 0.0, Vocabulary.PadId).item<float>();
-            tokens += batch.TargetTokens;
-        }
-        double loss = lossSum / tokens, perplexity = Math.Exp(loss);
-        var record = new JsonObject { ["update"] = progress.Update, ["epoch"] = progress.Epoch, ["valid_loss"] = Math.Round(loss, 5), ["valid_ppl"] = Math.Round(perplexity, 4) };
-        double? bleu = null;
-        if (config.ValidBleu)
-        {
-            var (bleuScore, chrfScore) = TranslateAndScoreValidation();
-            bleu = bleuScore;
-            record["valid_bleu"] = Math.Round(bleuScore, 2);
-            record["valid_chrf"] = Math.Round(chrfScore, 2);
-        }
-        // Scores are kept so that higher is better whatever the metric.
-        double score = config.BestMetric == "bleu" ? bleu!.Value : -loss;
-        bool improved = progress.BestScore is not { } best || score > best;
-        progress = progress with
-        {
-            BestScore = improved ? score : progress.BestScore,
-            ValidationsWithoutImprovement = improved ? 0 : progress.ValidationsWithoutImprovement + 1,
-        };
-        bestImproved = improved;
-        log.Information("Validation at update {Update}: loss {Loss:F3}, perplexity {Perplexity:F2}{Bleu}{Best}", progress.Update, loss, perplexity,
-            bleu is null ? "" : $", BLEU {bleu:F2}, chrF {record["valid_chrf"]}", improved ? " (best)" : "");
-        metrics.Write(record);
-        return loss;
-    }
-
-    /// <summary>Greedy translations of the validation set, detokenized and scored as `eval` scores them.</summary>
-    private (double Bleu, double Chrf) TranslateAndScoreValidation()
-    {
-        var translator = new Translator(model, vocab, new DecodingOptions { Beam = 1 }, device);
-        var hypotheses = translator.TranslateAll(validSourceLines).Select(r => r.Best).ToList();
-        var report = Evaluator.Score(hypotheses, [validReferenceLines], new EvalOptions { Metrics = ["bleu", "chrf"] });
-        return (report.Results[0].Score.Score, report.Results[1].Score.Score);
-    }
-
-    private void Save(LogWindow window, bool intervalCopy)
-    {
-        progress = progress with { LossSinceLog = window.LossSum, UpdatesSinceLog = window.Updates };
-        var header = new CheckpointHeader
-        {
-            Model = config.Model,
-            SourceVocabSize = vocab.Source.Size,
-            TargetVocabSize = vocab.Target.Size,
-            VocabFingerprint = vocab.Fingerprint,
-            Progress = progress,
-        };
-        var last = Path.Combine(runDir, RunDirectory.LastCheckpoint);
-        Checkpoint.Save(last, header, model, optimizer);
-        if (intervalCopy && config.KeepLast > 0)
-        {
-            CopyAtomically(last, Path.Combine(runDir, RunDirectory.IntervalCheckpoint(progress.Update)));
-            foreach (var old in IntervalCheckpoints(runDir).SkipLast(config.KeepLast)) File.Delete(old.Path);
-        }
-        if (bestImproved || !File.Exists(Path.Combine(runDir, RunDirectory.BestCheckpoint)))
-        {
-            CopyAtomically(last, Path.Combine(runDir, RunDirectory.BestCheckpoint));
-            bestImproved = false;
-        }
-    }
-
     /// <summary>checkpoint_N.pt files of a run directory, oldest first.</summary>
     public static List<(long Update, string Path)> IntervalCheckpoints(string runDir) =>
         Directory.GetFiles(runDir, "checkpoint_*.pt")
@@ -299,13 +195,6 @@ public sealed class Trainer
             .Select(c => (long.Parse(c.Name), c.Path))
             .OrderBy(c => c.Item1)
             .ToList();
-
-    private static void CopyAtomically(string from, string to) =>
-        AtomicFile.Write(to, stream =>
-        {
-            using var source = File.OpenRead(from);
-            source.CopyTo(stream);
-        });
 
     private string? StopReason(bool timeUp, bool epochDone)
     {

@@ -1,0 +1,81 @@
+using System.Text.Json.Nodes;
+using Serilog;
+using TranslationTrainer.Data;
+using TranslationTrainer.Decoding;
+using TranslationTrainer.Evaluation;
+using TranslationTrainer.Text;
+using static TorchSharp.torch;
+using Transformer = TranslationTrainer.Model.Transformer;
+
+namespace TranslationTrainer.Training;
+
+/// <summary>The validation set: its pairs as ids, and with --valid-bleu its lines to translate and score (else empty).</summary>
+internal sealed record ValidationSet(ParallelCorpus Pairs, string[] SourceLines, string[] ReferenceLines)
+{
+    /// <summary>Loaded like the training data, but without its length-ratio filter.</summary>
+    public static ValidationSet Load(TrainConfig config, VocabularyPair vocab, ParallelCorpus.LoadOptions options, ILogger log)
+    {
+        var pairs = ParallelCorpus.Load(config.ValidSrc, config.ValidTgt, vocab.Source.Encode, vocab.Target.Encode, options with { MaxLengthRatio = 0 }, out var skipped);
+        pairs.LogSummary(log, "valid", skipped);
+        return config.ValidBleu
+            ? new ValidationSet(pairs, TextFile.ReadLines(config.ValidSrc).ToArray(), TextFile.ReadLines(config.ValidTgt).ToArray())
+            : new ValidationSet(pairs, [], []);
+    }
+}
+
+/// <summary>What one validation found: its loss, whether its score beat the best so far, and the progress that records it.</summary>
+internal sealed record ValidationResult(double Loss, bool Improved, TrainingProgress Progress);
+
+/// <summary>
+/// Validation (rank 0 only): loss and perplexity, with --valid-bleu greedy BLEU and chrF, logged and written to
+/// metrics.jsonl; the best score (--best-metric, kept so that higher is better) and --patience's count go into the progress.
+/// </summary>
+internal sealed class Validator(TrainConfig config, ValidationSet set, Transformer model, VocabularyPair vocab, Device device, ILogger log)
+{
+    public ValidationResult Run(TrainingProgress progress, MetricsFile metrics)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        model.eval();
+        double lossSum = 0;
+        long tokens = 0;
+        foreach (var indices in Batching.ForEpoch(set.Pairs, config.MaxTokens, seed: 0, epoch: 0))
+        {
+            using var batchScope = NewDisposeScope();
+            var batch = Batching.ToTensors(set.Pairs, indices, device, Vocabulary.BosId, Vocabulary.EosId);
+            var logits = model.forward(batch.Source, batch.TargetInput);
+            lossSum += Loss.SummedCrossEntropy(logits, batch.TargetOutput, 0.0, Vocabulary.PadId).item<float>();
+            tokens += batch.TargetTokens;
+        }
+        double loss = lossSum / tokens, perplexity = Math.Exp(loss);
+        var record = new JsonObject { ["update"] = progress.Update, ["epoch"] = progress.Epoch, ["valid_loss"] = Math.Round(loss, 5), ["valid_ppl"] = Math.Round(perplexity, 4) };
+        double? bleu = null;
+        if (config.ValidBleu)
+        {
+            var (bleuScore, chrfScore) = TranslateAndScore();
+            bleu = bleuScore;
+            record["valid_bleu"] = Math.Round(bleuScore, 2);
+            record["valid_chrf"] = Math.Round(chrfScore, 2);
+        }
+        double score = config.BestMetric == "bleu" ? bleu!.Value : -loss;
+        bool improved = progress.BestScore is not { } best || score > best;
+        progress = progress with
+        {
+            BestScore = improved ? score : progress.BestScore,
+            ValidationsWithoutImprovement = improved ? 0 : progress.ValidationsWithoutImprovement + 1,
+        };
+        log.Information("Validation at update {Update}: loss {Loss:F3}, perplexity {Perplexity:F2}{Bleu}{Best}", progress.Update, loss, perplexity,
+            bleu is null ? "" : $", BLEU {bleu:F2}, chrF {record["valid_chrf"]}", improved ? " (best)" : "");
+        metrics.Write(record);
+        return new ValidationResult(loss, improved, progress);
+    }
+
+    /// <summary>Greedy translations of the validation set, detokenized and scored as `eval` scores them.</summary>
+    private (double Bleu, double Chrf) TranslateAndScore()
+    {
+        var translator = new Translator(model, vocab, new DecodingOptions { Beam = 1 }, device);
+        var hypotheses = translator.TranslateAll(set.SourceLines).Select(r => r.Best).ToList();
+        var report = Evaluator.Score(hypotheses, [set.ReferenceLines], new EvalOptions { Metrics = ["bleu", "chrf"] });
+        return (report.Results[0].Score.Score, report.Results[1].Score.Score);
+    }
+}
