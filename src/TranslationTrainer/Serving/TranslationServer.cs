@@ -152,6 +152,10 @@ public sealed class TranslationServer : IAsyncDisposable
             if (e.RetryAfterSeconds is { } seconds) context.Response.Headers.RetryAfter = seconds.ToString();
             await Error(context, e.Status, e.Message);
         }
+        catch (UserError e) when (!context.Response.HasStarted)
+        {
+            await Error(context, 400, e.Message);
+        }
         catch (BadHttpRequestException e) when (!context.Response.HasStarted)
         {
             await Error(context, e.StatusCode, e.Message);
