@@ -132,12 +132,12 @@ public sealed class BatchingTranslator : IDisposable
                     long wait = waiting.First.Value.Arrived + batchWaitTicks - Stopwatch.GetTimestamp();
                     if (wait > 0 && !completed && !batch.Full)
                     {
-                        Monitor.Wait(gate, TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency));
+                        Monitor.Wait(gate, (int)Math.Ceiling(1000.0 * wait / Stopwatch.Frequency)); // whole ms: a 0 ms wait would spin
                         continue;
                     }
-                    foreach (var sentence in batch.Sentences) waiting.Remove(sentence);
+                    foreach (var node in batch.Sentences) waiting.Remove(node);
                     metrics.QueueLength(waiting.Count);
-                    return batch.Sentences;
+                    return [.. batch.Sentences.Select(node => node.Value)];
                 }
             }
             finally
@@ -152,16 +152,17 @@ public sealed class BatchingTranslator : IDisposable
     /// it leaves the other idle workers an equal share (so that 32 waiting sentences become two batches of 16 for two
     /// workers, not one of 32 and an idle worker).
     /// </summary>
-    private (List<Sentence> Sentences, bool Full) Collect(DecodingOptions decoding)
+    private (List<LinkedListNode<Sentence>> Sentences, bool Full) Collect(DecodingOptions decoding)
     {
-        var batch = new List<Sentence>();
+        var batch = new List<LinkedListNode<Sentence>>();
         int longest = 0, alike = 0;
-        foreach (var sentence in waiting.Where(s => s.Options == decoding))
+        for (var node = waiting.First; node is not null; node = node.Next)
         {
+            if (node.Value.Options != decoding) continue;
             alike++;
-            int length = Math.Max(longest, sentence.Ids.Length);
+            int length = Math.Max(longest, node.Value.Ids.Length);
             if (batch.Count == decoding.BatchSize || (batch.Count > 0 && (batch.Count + 1) * length > options.MaxBatchTokens)) return (batch, true);
-            batch.Add(sentence);
+            batch.Add(node);
             longest = length;
         }
         int share = (alike + idleWorkers - 1) / idleWorkers;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace TranslationTrainer.Serving;
 
@@ -24,9 +25,18 @@ public sealed class RequestFields
         if (request.ContentLength > maxBytes) throw TooLarge(maxBytes);
         try
         {
-            if (request.HasFormContentType) return new RequestFields(null, await request.ReadFormAsync(cancel));
+            if (request.HasFormContentType)
+            {
+                int limit = (int)Math.Min(maxBytes, int.MaxValue);
+                return new RequestFields(null, await request.ReadFormAsync(new FormOptions { MultipartBodyLengthLimit = maxBytes, ValueLengthLimit = limit, KeyLengthLimit = limit }, cancel));
+            }
             using var body = new MemoryStream();
-            await request.Body.CopyToAsync(body, cancel);
+            var buffer = new byte[16384];
+            for (int read; (read = await request.Body.ReadAsync(buffer, cancel)) > 0;)
+            {
+                body.Write(buffer, 0, read);
+                if (body.Length > maxBytes) throw TooLarge(maxBytes); // a chunked body has no length to check first
+            }
             if (body.Length == 0) throw new HttpError(400, "the request has no body; send a JSON object or form fields");
             using var document = JsonDocument.Parse(body.ToArray());
             if (document.RootElement.ValueKind != JsonValueKind.Object) throw new HttpError(400, "the request body must be a JSON object");

@@ -57,7 +57,8 @@ public sealed class TranslationServer : IAsyncDisposable
         builder.Services.AddOpenApi();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            // Room beyond our own limit (RequestFields) lets Kestrel drain a refused body, so the 413 is not lost in a reset.
+            kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes + (1 << 20);
             kestrel.AddServerHeader = false;
             if (options.Host == "localhost") kestrel.ListenLocalhost(options.Port);
             else if (IPAddress.TryParse(options.Host, out var address)) kestrel.Listen(address, options.Port);

@@ -193,6 +193,9 @@ public class ServerTests
         await Post("{\"q\": \"a\\nb\\nc\\nd\", \"source\": \"es\", \"target\": \"en\"}", HttpStatusCode.BadRequest, "at most 3 per request");
         await Post($"{{\"q\": \"{new string('a', 51)}\", \"source\": \"es\", \"target\": \"en\"}}", HttpStatusCode.BadRequest, "q[0] has 51 characters; at most 50");
         await Post($"{{\"q\": \"{new string('a', 3000)}\", \"source\": \"es\", \"target\": \"en\"}}", HttpStatusCode.RequestEntityTooLarge, "over 2,000 bytes");
+        var chunked = new HttpRequestMessage(HttpMethod.Post, "/translate") { Content = new StringContent($"{{\"q\": \"{new string('a', 3000)}\"}}", Encoding.UTF8, "application/json") };
+        chunked.Headers.TransferEncodingChunked = true; // no Content-Length: the limit is found while reading
+        await AssertError(await server.Client.SendAsync(chunked), HttpStatusCode.RequestEntityTooLarge, "over 2,000 bytes");
         await Post("{\"texts\": [\"hola\"], \"beam\": 0}", HttpStatusCode.BadRequest, "'beam' must be between 1 and 16", "/v1/translate");
         await Post("{\"texts\": [\"hola\"], \"beam\": 2, \"nbest\": 3}", HttpStatusCode.BadRequest, "'nbest' must be between 1 and 2", "/v1/translate");
         await Post("{\"texts\": [\"hola\"], \"attention\": \"yes\"}", HttpStatusCode.BadRequest, "'attention' must be true or false", "/v1/translate");
