@@ -167,7 +167,7 @@ public sealed class Trainer
         Tensor? total = null;
         foreach (var indices in group.Select(world.Share).Where(share => share.Length > 0))
         {
-            var batch = Batching.ToTensors(train, indices, device, Vocabulary.BosId, Vocabulary.EosId);
+            var batch = Batching.ToTensors(train, indices, device);
             var logits = model.forward(batch.Source, batch.TargetInput);
             var loss = Loss.SummedCrossEntropy(logits, batch.TargetOutput, config.LabelSmoothing, Vocabulary.PadId) / tokens;
             loss.backward();

@@ -35,7 +35,7 @@ internal sealed class TrainingSetup
         var device = world.LocalDevice(TorchRuntime.ResolveDevice(config.Device));
         var vocab = VocabularyPair.Load(Path.Combine(runDir, RunDirectory.Vocab));
 
-        var options = new ParallelCorpus.LoadOptions(config.MaxLen, config.MaxLengthRatio, Vocabulary.EosId);
+        var options = new ParallelCorpus.LoadOptions(config.MaxLen, config.MaxLengthRatio);
         var train = ParallelCorpus.Load(config.TrainSrc, config.TrainTgt, vocab.Source.Encode, vocab.Target.Encode, options, out var skipped);
         train.LogSummary(log, "train", skipped);
         var valid = config.ValidSrc != "" && world.IsMain ? ValidationSet.Load(config, vocab, options, log) : null;

@@ -42,7 +42,7 @@ internal sealed class Validator(TrainConfig config, ValidationSet set, ITranslat
         foreach (var indices in Batching.ForEpoch(set.Pairs, config.MaxTokens, seed: 0, epoch: 0))
         {
             using var batchScope = NewDisposeScope();
-            var batch = Batching.ToTensors(set.Pairs, indices, device, Vocabulary.BosId, Vocabulary.EosId);
+            var batch = Batching.ToTensors(set.Pairs, indices, device);
             var logits = model.forward(batch.Source, batch.TargetInput);
             lossSum += Loss.SummedCrossEntropy(logits, batch.TargetOutput, 0.0, Vocabulary.PadId).item<float>();
             tokens += batch.TargetTokens;
