@@ -55,7 +55,7 @@ public static class TranslateCommand
             TorchRuntime.SetThreads(parse.GetValue(Threads));
             var device = TorchRuntime.ResolveDevice(parse.GetValue(Device)!);
             var precision = Model.Precision.Resolve(parse.GetValue(Precision)!, device);
-            var (model, vocab) = ModelLoader.Load(checkpoint, parse.GetValue(Vocab), device, precision);
+            var (model, vocab) = ModelLoader.LoadModel(checkpoint, parse.GetValue(Vocab), device, precision);
             return (new Translator(model, vocab, options, device, warn), device, precision);
         }
     }

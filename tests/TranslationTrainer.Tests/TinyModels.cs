@@ -1,6 +1,7 @@
 using TranslationTrainer.Data;
 using TranslationTrainer.Training;
 using TranslationTrainer.Model;
+using TranslationTrainer.Text;
 using static TorchSharp.torch;
 
 namespace TranslationTrainer.Tests;
@@ -37,8 +38,8 @@ public static class TinyModels
         var sources = Enumerable.Range(0, pairs).Select(i => randint(4, TinyModels.Vocab, [3 + i % 4], generator: generator).data<long>().Select(x => (int)x).ToArray()).ToArray();
         var targets = Enumerable.Range(0, pairs).Select(i => randint(4, TinyModels.Vocab, [2 + (i * 3) % 5], generator: generator).data<long>().Select(x => (int)x).ToArray()).ToArray();
         var source = Batching.Pad(sources, CPU);
-        var targetInput = Batching.Pad(targets.Select(t => (int[])[2, .. t]).ToArray(), CPU);
-        var targetOutput = Batching.Pad(targets.Select(t => (int[])[.. t, 3]).ToArray(), CPU);
+        var targetInput = Batching.Pad(targets.Select(t => (int[])[Vocabulary.BosId, .. t]).ToArray(), CPU);
+        var targetOutput = Batching.Pad(targets.Select(t => (int[])[.. t, Vocabulary.EosId]).ToArray(), CPU);
         int tokens = targets.Sum(t => t.Length + 1);
         var optimizer = optim.Adam(model.parameters(), 3e-3, 0.9, 0.98, 1e-9);
         model.train();

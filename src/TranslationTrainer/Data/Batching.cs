@@ -1,3 +1,4 @@
+using TranslationTrainer.Text;
 using static TorchSharp.torch;
 
 namespace TranslationTrainer.Data;
@@ -7,8 +8,6 @@ public sealed record TrainingBatch(Tensor Source, Tensor TargetInput, Tensor Tar
 
 public static class Batching
 {
-    public const int PadId = 0;
-
     /// <summary>
     /// One epoch's batches of sentence indices, a pure function of the lengths, the token budget, the seed
     /// and the epoch: sentences are shuffled, stably sorted by length (so equal lengths stay in random
@@ -46,19 +45,19 @@ public static class Batching
     private static Span<int[]> CollectionsMarshalList(List<int[]> list) =>
         System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list);
 
-    public static TrainingBatch ToTensors(ParallelCorpus corpus, int[] indices, Device device, int bosId, int eosId)
+    public static TrainingBatch ToTensors(ParallelCorpus corpus, int[] indices, Device device)
     {
         var sources = indices.Select(i => corpus.Source[i]).ToArray();
-        var inputs = indices.Select(i => (int[])[bosId, .. corpus.Target[i]]).ToArray();
-        var outputs = indices.Select(i => (int[])[.. corpus.Target[i], eosId]).ToArray();
+        var inputs = indices.Select(i => (int[])[Vocabulary.BosId, .. corpus.Target[i]]).ToArray();
+        var outputs = indices.Select(i => (int[])[.. corpus.Target[i], Vocabulary.EosId]).ToArray();
         return new TrainingBatch(Pad(sources, device), Pad(inputs, device), Pad(outputs, device), outputs.Sum(o => o.Length));
     }
 
-    /// <summary>Right-pads rows of ids with PadId into a (rows, longest) int64 tensor on the device.</summary>
+    /// <summary>Right-pads rows of ids with <see cref="Vocabulary.PadId"/> into a (rows, longest) int64 tensor on the device.</summary>
     public static Tensor Pad(IReadOnlyList<int[]> rows, Device device)
     {
         int width = rows.Max(r => r.Length);
-        var data = new long[rows.Count * width];
+        var data = new long[rows.Count * width]; // zeros: Vocabulary.PadId is 0
         for (int r = 0; r < rows.Count; r++)
             for (int c = 0; c < rows[r].Length; c++)
                 data[r * width + c] = rows[r][c];

@@ -1,4 +1,5 @@
 using Serilog;
+using TranslationTrainer.Text;
 
 namespace TranslationTrainer.Data;
 
@@ -12,7 +13,7 @@ public sealed class ParallelCorpus
     public List<int[]> Target { get; } = [];
     public int Count => Source.Count;
 
-    public sealed record LoadOptions(int MaxLength = 256, double MaxLengthRatio = 0, int EosId = 3);
+    public sealed record LoadOptions(int MaxLength = 256, double MaxLengthRatio = 0);
 
     /// <summary>Counts of what loading left out, logged so nothing is dropped silently.</summary>
     public sealed record Skipped(int Empty, int TooLong, int BadRatio);
@@ -56,7 +57,7 @@ public sealed class ParallelCorpus
                 badRatio++;
                 continue;
             }
-            corpus.Source.Add([.. source, options.EosId]);
+            corpus.Source.Add([.. source, Vocabulary.EosId]);
             corpus.Target.Add(target);
         }
         if (lines == 0) throw new UserError($"{sourcePath}: empty corpus");

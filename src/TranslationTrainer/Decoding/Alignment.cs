@@ -1,5 +1,6 @@
 using static TorchSharp.torch;
-using Transformer = TranslationTrainer.Model.Transformer;
+using TranslationTrainer.Model;
+using TranslationTrainer.Text;
 
 namespace TranslationTrainer.Decoding;
 
@@ -10,23 +11,22 @@ namespace TranslationTrainer.Decoding;
 /// </summary>
 public static class Alignment
 {
-    private const int BosId = 2;
-
     /// <summary>
     /// The teacher-forced pass both alignments and attention maps read: the last decoder layer's cross-attention
     /// over each chosen hypothesis, every head, on the CPU: (B, H, T+1, S). source: the padded batch (B,S) that was
     /// decoded; targets[b]: the chosen hypothesis' tokens.
     /// </summary>
-    public static Tensor CrossAttention(Transformer model, Tensor source, int[][] targets)
+    public static Tensor CrossAttention(ITranslationModel model, Tensor source, int[][] targets)
     {
         using var scope = NewDisposeScope();
-        var (memory, keep) = model.Encode(source);
-        var input = Data.Batching.Pad(targets.Select(t => (int[])[BosId, .. t]).ToArray(), source.device);
-        return model.LastCrossAttentionPerHead(input, memory, keep).cpu().MoveToOuterDisposeScope();
+        var input = Data.Batching.Pad(targets.Select(t => (int[])[Vocabulary.BosId, .. t]).ToArray(), source.device);
+        var weights = model.CrossAttention(model.Encode(source), input)
+            ?? throw new UserError($"a {model.Architecture} model has no cross-attention to align with or draw");
+        return weights.cpu().MoveToOuterDisposeScope();
     }
 
     /// <summary>sourceLengths[b]: real subwords of row b without &lt;/s&gt;. Returns (target index, source index) pairs, one per target token.</summary>
-    public static (int Target, int Source)[][] Compute(Transformer model, Tensor source, int[] sourceLengths, int[][] targets)
+    public static (int Target, int Source)[][] Compute(ITranslationModel model, Tensor source, int[] sourceLengths, int[][] targets)
     {
         using var scope = NewDisposeScope();
         return FromAttention(CrossAttention(model, source, targets), sourceLengths, targets);

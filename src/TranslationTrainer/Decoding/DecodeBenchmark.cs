@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using TorchSharp;
 using TranslationTrainer.Data;
 using TranslationTrainer.Model;
+using TranslationTrainer.Text;
 using static TorchSharp.torch;
 using Transformer = TranslationTrainer.Model.Transformer;
 
@@ -67,7 +68,7 @@ public static class DecodeBenchmark
     /// options.Workers of them at a time.
     /// maxLength(sourceLength) bounds each output.
     /// </summary>
-    public static DecodeMeasurement TestSet(Transformer model, IReadOnlyList<int[]> sources, DecodingOptions options, Func<int, int> maxLength, Device device)
+    public static DecodeMeasurement TestSet(ITranslationModel model, IReadOnlyList<int[]> sources, DecodingOptions options, Func<int, int> maxLength, Device device)
     {
         var order = Enumerable.Range(0, sources.Count).Where(i => sources[i].Length > 0).OrderBy(i => sources[i].Length).ToArray();
         var batches = order.Chunk(options.BatchSize).ToArray();
@@ -77,7 +78,7 @@ public static class DecodeBenchmark
             Workers.Run(batches.Length, Workers.Resolve(options.Workers, device), b =>
             {
                 using var scope = NewDisposeScope();
-                var source = Batching.Pad(batches[b].Select(i => (int[])[.. sources[i], 3]).ToArray(), device);
+                var source = Batching.Pad(batches[b].Select(i => (int[])[.. sources[i], Vocabulary.EosId]).ToArray(), device);
                 var hypotheses = Search.Decode(model, source, batches[b].Select(i => maxLength(sources[i].Length)).ToArray(), options, profile);
                 outputs[b] = hypotheses.Select(h => h[0]).ToArray();
             });

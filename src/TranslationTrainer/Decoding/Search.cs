@@ -4,7 +4,8 @@ using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
-using Transformer = TranslationTrainer.Model.Transformer;
+using TranslationTrainer.Model;
+using TranslationTrainer.Text;
 
 namespace TranslationTrainer.Decoding;
 
@@ -18,17 +19,15 @@ public sealed record Hypothesis(int[] Tokens, double Score, double LogProbabilit
 /// </summary>
 public static class Search
 {
-    private const int PadId = 0, UnkId = 1, BosId = 2, EosId = 3;
-
     /// <summary>
     /// Decodes a padded source batch (B,S); maxLengths[b] bounds sentence b's output. A benchmark passes `profile` to
     /// learn where the time goes.
     /// </summary>
-    public static List<Hypothesis>[] Decode(Transformer model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null) =>
+    public static List<Hypothesis>[] Decode(ITranslationModel model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null) =>
         options.Beam == 1 ? Greedy(model, source, maxLengths, options, profile) : Beam(model, source, maxLengths, options, profile);
 
     /// <summary>Greedy search; a sentence leaves the batch (and the cache) when it outputs &lt;/s&gt;.</summary>
-    public static List<Hypothesis>[] Greedy(Transformer model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null)
+    public static List<Hypothesis>[] Greedy(ITranslationModel model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null)
     {
         int sentences = (int)source.shape[0];
         var tokens = Enumerable.Range(0, sentences).Select(_ => new List<int>()).ToArray();
@@ -40,7 +39,7 @@ public static class Search
         for (int step = 1; active.Length > 0; step++)
         {
             using var stepScope = NewDisposeScope();
-            var last = active.Select(s => tokens[s].Count == 0 ? BosId : tokens[s][^1]).ToArray();
+            var last = active.Select(s => tokens[s].Count == 0 ? Vocabulary.BosId : tokens[s][^1]).ToArray();
             var (bestValues, bestIndices) = NextBestTokens(decoder, last, step, active.Select(s => maxLengths[s]).ToArray(),
                 active.Select(s => tokens[s]).ToArray(), constraints, count: 1, profile);
 
@@ -51,7 +50,7 @@ public static class Search
                 {
                     int sentence = active[r], token = (int)bestIndices[r];
                     logProbabilities[sentence] += bestValues[r];
-                    if (token == EosId) continue;
+                    if (token == Vocabulary.EosId) continue;
                     tokens[sentence].Add(token);
                     continues[r] = true;
                 }
@@ -71,7 +70,7 @@ public static class Search
     /// the best 2K continuations per sentence: &lt;/s&gt; among the top K finishes a hypothesis, the best K others
     /// continue. A sentence leaves the batch (and the cache) once it has K finished hypotheses.
     /// </summary>
-    public static List<Hypothesis>[] Beam(Transformer model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null)
+    public static List<Hypothesis>[] Beam(ITranslationModel model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null)
     {
         int sentences = (int)source.shape[0], k = options.Beam;
         var results = Enumerable.Range(0, sentences).Select(_ => new List<Hypothesis>()).ToArray();
@@ -86,7 +85,7 @@ public static class Search
         for (int step = 1; active.Count > 0; step++)
         {
             using var stepScope = NewDisposeScope();
-            var last = prefixes.Select(p => p.Length == 0 ? BosId : p[^1]).ToArray();
+            var last = prefixes.Select(p => p.Length == 0 ? Vocabulary.BosId : p[^1]).ToArray();
             var rowMaxLengths = Enumerable.Range(0, active.Count * k).Select(r => maxLengths[active[r / k]]).ToArray();
             // A sentence's best 2K continuations are among its rows' best 2K tokens each, so only those reach the host.
             var (rowBest, rowTokens) = NextBestTokens(decoder, last, step, rowMaxLengths, prefixes, constraints, count: 2 * k, profile);
@@ -107,7 +106,7 @@ public static class Search
                 {
                     var (score, row, token) = best[j];
                     if (double.IsNegativeInfinity(score)) break;
-                    if (token != EosId) continuing.Add((row, [.. prefixes[row], token], score));
+                    if (token != Vocabulary.EosId) continuing.Add((row, [.. prefixes[row], token], score));
                     else if (j < k) results[sentence].Add(new Hypothesis(prefixes[row], score / options.LengthNormaliser(prefixes[row].Length + 1), score));
                 }
                 if (results[sentence].Count < k && continuing.Count > 0) continuations[s] = continuing;
@@ -170,11 +169,10 @@ public static class Search
             yield return slots[slot] ?? (homeless.Count > 0 ? homeless.Dequeue() : (firstRow + slot, prefixes[firstRow + slot], double.NegativeInfinity));
     }
 
-    private static StepDecoder StartDecoder(Transformer model, Tensor source, DecodingOptions options, DecodeProfile? profile)
+    private static IDecodingState StartDecoder(ITranslationModel model, Tensor source, DecodingOptions options, DecodeProfile? profile)
     {
         using var timer = profile?.Time("encode");
-        var (memory, keep) = model.Encode(source);
-        return StepDecoder.Start(model, memory, keep, cached: !options.Uncached);
+        return model.StartDecoding(model.Encode(source), cached: !options.Uncached);
     }
 
     /// <summary>
@@ -182,7 +180,7 @@ public static class Search
     /// log-probabilities (rows × count, best first) on the host. log p = logit − logsumexp(logits), so the best
     /// tokens by logit are the best by log-probability and only those are normalised (no (rows, V) log-softmax).
     /// </summary>
-    private static (float[] Values, long[] Tokens) NextBestTokens(StepDecoder decoder, int[] lastTokens, int step, int[] maxLengths,
+    private static (float[] Values, long[] Tokens) NextBestTokens(IDecodingState decoder, int[] lastTokens, int step, int[] maxLengths,
         IReadOnlyList<IReadOnlyList<int>> prefixes, Constraints constraints, int count, DecodeProfile? profile)
     {
         Tensor logits, normaliser;
@@ -316,7 +314,7 @@ public static class Search
     private static (float[] Values, long[] Indices) ToHost((Tensor Values, Tensor Indices) top) =>
         (top.Values.cpu().data<float>().ToArray(), top.Indices.cpu().data<long>().ToArray());
 
-    private static void Reorder(StepDecoder decoder, long[] rows, long[]? sources, DecodeProfile? profile)
+    private static void Reorder(IDecodingState decoder, long[] rows, long[]? sources, DecodeProfile? profile)
     {
         using var timer = profile?.Time("cache reorder");
         decoder.Reorder(rows, sources);
@@ -326,8 +324,8 @@ public static class Search
     private sealed class Constraints(DecodingOptions options, Device device)
     {
         public Device Device => device;
-        private readonly Tensor alwaysBanned = tensor(options.AllowUnk ? new long[] { PadId, BosId } : [PadId, UnkId, BosId], device: device);
-        private readonly Tensor eos = tensor(new long[] { EosId }, device: device);
+        private readonly Tensor alwaysBanned = tensor(options.AllowUnk ? new long[] { Vocabulary.PadId, Vocabulary.BosId } : [Vocabulary.PadId, Vocabulary.UnkId, Vocabulary.BosId], device: device);
+        private readonly Tensor eos = tensor(new long[] { Vocabulary.EosId }, device: device);
 
         /// <summary>
         /// Applies the constraints to fresh logits (rows, V) for output position `step`, in place where it can: a banned

@@ -1,7 +1,7 @@
 using TranslationTrainer.Data;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
-using Transformer = TranslationTrainer.Model.Transformer;
+using TranslationTrainer.Model;
 
 namespace TranslationTrainer.Decoding;
 
@@ -28,7 +28,7 @@ public sealed record TranslationResult(string Source, IReadOnlyList<(string Text
 /// Vocabulary + model + search: text in, text out. Lines are sorted by length into batches (less padding), which
 /// <see cref="Workers"/> decode several at a time, and the results are returned in input order.
 /// </summary>
-public sealed class Translator(Transformer model, VocabularyPair vocab, DecodingOptions options, Device device, Action<string>? warn = null)
+public sealed class Translator(ITranslationModel model, VocabularyPair vocab, DecodingOptions options, Device device, Action<string>? warn = null)
 {
     public DecodingOptions Options => options;
 
@@ -63,7 +63,7 @@ public sealed class Translator(Transformer model, VocabularyPair vocab, Decoding
     public (int[] Ids, int Subwords) Encode(string line)
     {
         var ids = vocab.Source.Encode(line);
-        int limit = model.Config.MaxPositions - 1;
+        int limit = model.MaxPositions - 1;
         return ([.. ids.Length > limit ? ids[..limit] : ids, Vocabulary.EosId], ids.Length);
     }
 
@@ -80,14 +80,14 @@ public sealed class Translator(Transformer model, VocabularyPair vocab, Decoding
                 results[i] = new TranslationResult(lines[i], [("", 0.0)], options.Alignment ? [] : null) { Attentions = options.AttentionMaps ? [AttentionMap.Empty] : null };
         var order = Enumerable.Range(0, lines.Count).Where(i => results[i] is null).OrderBy(i => encoded[i].Length).ToArray();
         var batches = order.Chunk(options.BatchSize).ToArray();
-        model.eval();
+        model.Module.eval();
         Workers.Run(batches.Length, Workers.Resolve(options.Workers, device), b =>
         {
             var batch = batches[b];
             using var scope = NewDisposeScope();
             var sourceIds = batch.Select(i => encoded[i]).ToArray();
             var source = Batching.Pad(sourceIds, device);
-            var maxLengths = batch.Select(i => options.MaxLength(encoded[i].Length - 1, model.Config.MaxPositions)).ToArray();
+            var maxLengths = batch.Select(i => options.MaxLength(encoded[i].Length - 1, model.MaxPositions)).ToArray();
             var hypotheses = Search.Decode(model, source, maxLengths, options);
             var (alignments, attentions) = options.Alignment || options.AttentionMaps ? ReadAttention(source, sourceIds, hypotheses, options) : (null, null);
             for (int j = 0; j < batch.Length; j++)

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using TranslationTrainer.Text;
 using F = TorchSharp.torch.nn.functional;
 
 namespace TranslationTrainer.Model;
@@ -10,12 +11,17 @@ namespace TranslationTrainer.Model;
 /// embeddings and positions, the encoder, the decoder (attending to the last encoder layer's output),
 /// the output projection. The full forward pass and the incremental step share every layer.
 /// </summary>
-public sealed class Transformer : nn.Module
+public sealed class Transformer : nn.Module, ITranslationModel
 {
+    /// <summary>The architecture's name in checkpoint headers.</summary>
+    public const string ArchitectureName = "transformer";
+
     public ModelConfig Config { get; }
     public int SourceVocabSize { get; }
     public int TargetVocabSize { get; }
-    public const int PadId = 0;
+    public string Architecture => ArchitectureName;
+    public nn.Module Module => this;
+    public int MaxPositions => Config.MaxPositions;
 
     private readonly Embedding sourceEmbedding;
     private readonly Embedding? targetEmbedding;    // null when all embeddings are tied
@@ -57,13 +63,27 @@ public sealed class Transformer : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Whether a checkpoint whose header describes this model could hold `storedElements` parameter values, so that a
+    /// damaged or crafted header is refused before the model is allocated: a lower bound on the parameters
+    /// (embeddings, attention, feed-forward), and a position table no larger than the file's parameters or 2^26 values.
+    /// </summary>
+    public static bool FitsStoredParameters(ModelConfig config, int sourceVocabSize, int targetVocabSize, long storedElements)
+    {
+        double d = config.DModel, ffn = config.FfnSize;
+        double minimum = Math.Max(sourceVocabSize, targetVocabSize) * d
+            + config.EncoderLayers * (4 * d * d + 2 * d * ffn)
+            + config.DecoderLayers * (8 * d * d + 2 * d * ffn);
+        return minimum <= storedElements && (double)config.MaxPositions * config.DModel <= Math.Max(storedElements, 1L << 26);
+    }
+
     private static Embedding NewEmbedding(int vocabSize, int d)
     {
-        var embedding = nn.Embedding(vocabSize, d, padding_idx: PadId);
+        var embedding = nn.Embedding(vocabSize, d, padding_idx: Vocabulary.PadId);
         using (no_grad())
         {
             nn.init.normal_(embedding.weight!, 0, Math.Pow(d, -0.5));
-            embedding.weight![PadId].zero_();
+            embedding.weight![Vocabulary.PadId].zero_();
         }
         return embedding;
     }
@@ -91,12 +111,12 @@ public sealed class Transformer : nn.Module
     }
 
     /// <summary>Source tokens (B,S) → encoder output (B,S,d) and the mask of real source positions (B,1,1,S).</summary>
-    public (Tensor Memory, Tensor SourceKeep) Encode(Tensor source)
+    public EncodedSource Encode(Tensor source)
     {
-        var keep = source.ne(PadId).unsqueeze(1).unsqueeze(1);
+        var keep = source.ne(Vocabulary.PadId).unsqueeze(1).unsqueeze(1);
         var x = Embed(sourceEmbedding, source, 0);
         foreach (var layer in encoderLayers) x = layer.forward(x, keep);
-        return (encoderNorm?.forward(x) ?? x, keep);
+        return new EncodedSource(encoderNorm?.forward(x) ?? x, keep);
     }
 
     /// <summary>Teacher-forced decoding of a whole target prefix (B,T) → logits (B,T,V).</summary>
@@ -129,11 +149,19 @@ public sealed class Transformer : nn.Module
         return decoderLayers[decoderLayers.Count - 1].CrossAttentionWeights(x, memory, sourceKeep);
     }
 
+    public Tensor? CrossAttention(EncodedSource encoded, Tensor targetInput) =>
+        LastCrossAttentionPerHead(targetInput, encoded.Memory, encoded.SourceKeep);
+
     public Tensor forward(Tensor source, Tensor targetInput)
     {
         var (memory, keep) = Encode(source);
         return Decode(targetInput, memory, keep);
     }
+
+    public IDecodingState StartDecoding(EncodedSource encoded, bool cached) =>
+        cached
+            ? new CachedTransformerDecoding(this, StartDecoding(encoded.Memory, encoded.SourceKeep))
+            : new RecomputingTransformerDecoding(this, encoded.Memory, encoded.SourceKeep);
 
     /// <summary>Prepares incremental decoding: encoder keys/values are projected once here.</summary>
     public DecoderCache StartDecoding(Tensor memory, Tensor sourceKeep)

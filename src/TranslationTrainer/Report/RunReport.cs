@@ -98,9 +98,9 @@ public static class RunReport
         request.Decoding.Validate();
         var checkpointPath = Checkpoint.ResolvePath(request.Checkpoint ?? runDir);
         var header = Checkpoint.ReadHeader(checkpointPath);
-        var (model, vocab) = ModelLoader.Load(checkpointPath, request.Vocab ?? Path.Combine(runDir, RunDirectory.Vocab), request.Device, request.Precision);
+        var (model, vocab) = ModelLoader.LoadModel(checkpointPath, request.Vocab ?? Path.Combine(runDir, RunDirectory.Vocab), request.Device, request.Precision);
         using var _ = model;
-        long parameters = model.parameters().Sum(p => p.numel());
+        long parameters = model.Module.parameters().Sum(p => p.numel());
 
         TestSection? testSection = null;
         if (test is { } t)

@@ -6,6 +6,7 @@ namespace TranslationTrainer.Text;
 /// </summary>
 public sealed class Vocabulary
 {
+    /// <summary>The special token ids, the one definition every model, batch and search uses.</summary>
     public const int PadId = 0, UnkId = 1, BosId = 2, EosId = 3;
 
     private readonly ISubwordModel _model;

@@ -26,6 +26,8 @@ public sealed record TrainingProgress
 public sealed record CheckpointHeader
 {
     public int Format { get; init; } = 1;
+    /// <summary>Which <see cref="ModelArchitecture"/> the parameters belong to; checkpoints written before it was stored are Transformers.</summary>
+    public string Architecture { get; init; } = Transformer.ArchitectureName;
     public required ModelConfig Model { get; init; }
     public required int SourceVocabSize { get; init; }
     public required int TargetVocabSize { get; init; }
@@ -43,9 +45,10 @@ public static class Checkpoint
     private static readonly byte[] Magic = "TTCKPT01"u8.ToArray();
     private const int MaxHeaderBytes = 1 << 20;
 
-    public static void Save(string path, CheckpointHeader header, nn.Module model, TorchSharp.Modules.OptimizerHelper? optimizer)
+    /// <summary>Writes the model's parameters (and the optimiser's state, when given) under `header`, which gets the model's architecture.</summary>
+    public static void Save(string path, CheckpointHeader header, ITranslationModel model, TorchSharp.Modules.OptimizerHelper? optimizer)
     {
-        header = header with { HasOptimizer = optimizer is not null };
+        header = header with { Architecture = model.Architecture, HasOptimizer = optimizer is not null };
         AtomicFile.Write(path, stream =>
         {
             using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
@@ -53,7 +56,7 @@ public static class Checkpoint
             var json = JsonSerializer.SerializeToUtf8Bytes(header, ConfigLoader.Json);
             writer.Write(json.Length);
             writer.Write(json);
-            model.save(writer);
+            model.Module.save(writer);
             optimizer?.save_state_dict(writer);
         });
     }
@@ -81,12 +84,14 @@ public static class Checkpoint
     }
 
     /// <summary>Loads parameters (and optimiser state, when given and present) into existing objects.</summary>
-    public static CheckpointHeader LoadInto(string path, nn.Module model, TorchSharp.Modules.OptimizerHelper? optimizer)
+    public static CheckpointHeader LoadInto(string path, ITranslationModel model, TorchSharp.Modules.OptimizerHelper? optimizer)
     {
         using var reader = Open(path);
         var header = ReadHeader(reader, path);
+        if (header.Architecture != model.Architecture)
+            throw new UserError($"{path}: a checkpoint of a {header.Architecture} model, not of a {model.Architecture}");
         var stored = ScanParameters(reader, path);
-        var expected = model.state_dict();
+        var expected = model.Module.state_dict();
         if (stored.Count != expected.Count || expected.Any(p => !stored.TryGetValue(p.Key, out var shape) || !shape.SequenceEqual(p.Value.shape)))
         {
             var (name, tensor) = expected.FirstOrDefault(p => !stored.TryGetValue(p.Key, out var shape) || !shape.SequenceEqual(p.Value.shape));
@@ -97,7 +102,7 @@ public static class Checkpoint
         }
         try
         {
-            model.load(reader, strict: true);
+            model.Module.load(reader, strict: true);
             if (optimizer is not null && header.HasOptimizer) optimizer.load_state_dict(reader);
         }
         catch (Exception e) when (e is EndOfStreamException or IOException or ArgumentException or InvalidOperationException or System.Runtime.InteropServices.ExternalException)
@@ -108,21 +113,23 @@ public static class Checkpoint
     }
 
     /// <summary>Rebuilds the model a checkpoint describes and loads its parameters, for decoding.</summary>
-    public static (CheckpointHeader Header, Transformer Model) LoadModel(string path, Device device)
+    public static (CheckpointHeader Header, ITranslationModel Model) LoadModel(string path, Device device)
     {
         CheckpointHeader header;
+        ModelArchitecture architecture;
         using (var reader = Open(path))
         {
             header = ReadHeader(reader, path);
+            architecture = ModelArchitecture.Find(header.Architecture)!; // ReadHeader refuses an unknown one
             // The header decides how much memory the model takes: refuse one that claims more than the file holds.
             long storedElements = ScanParameters(reader, path).Values.Sum(shape => shape.Aggregate(1L, (a, b) => a * b));
-            if (MinimumParameters(header) > storedElements || (double)header.Model.MaxPositions * header.Model.DModel > Math.Max(storedElements, 1L << 26))
+            if (!architecture.FitsStoredParameters(header.Model, header.SourceVocabSize, header.TargetVocabSize, storedElements))
                 throw new UserError($"{path}: the header describes a larger model than the file holds (another architecture, or a damaged or crafted file)");
         }
-        var model = new Transformer(header.Model, header.SourceVocabSize, header.TargetVocabSize);
+        var model = architecture.Create(header.Model, header.SourceVocabSize, header.TargetVocabSize);
         LoadInto(path, model, optimizer: null);
-        model.to(device);
-        model.eval();
+        model.Module.to(device);
+        model.Module.eval();
         return (header, model);
     }
 
@@ -150,6 +157,9 @@ public static class Checkpoint
             var header = JsonSerializer.Deserialize<CheckpointHeader>(reader.ReadBytes(length), ConfigLoader.Json)
                 ?? throw new UserError($"{path}: corrupted checkpoint header");
             if (header.Format != 1) throw new UserError($"{path}: checkpoint format {header.Format} is not supported");
+            if (header.Architecture is null) throw new UserError($"{path}: corrupted checkpoint header");
+            if (ModelArchitecture.Find(header.Architecture) is null)
+                throw new UserError($"{path}: unknown architecture '{header.Architecture}' (known: {string.Join(", ", ModelArchitecture.All.Select(a => a.Name))})");
             if (header.Model is null || header.SourceVocabSize <= 0 || header.TargetVocabSize <= 0)
                 throw new UserError($"{path}: corrupted checkpoint header");
             try
@@ -232,13 +242,4 @@ public static class Checkpoint
         4 or 7 => 8,            // int64, float64
         _ => null,
     };
-
-    /// <summary>A lower bound on the parameters of the Transformer a header describes (embeddings, attention, feed-forward).</summary>
-    private static double MinimumParameters(CheckpointHeader header)
-    {
-        double d = header.Model.DModel, ffn = header.Model.FfnSize;
-        return Math.Max(header.SourceVocabSize, header.TargetVocabSize) * d
-            + header.Model.EncoderLayers * (4 * d * d + 2 * d * ffn)
-            + header.Model.DecoderLayers * (8 * d * d + 2 * d * ffn);
-    }
 }

@@ -1,5 +1,5 @@
+using TranslationTrainer.Model;
 using static TorchSharp.torch;
-using Transformer = TranslationTrainer.Model.Transformer;
 
 namespace TranslationTrainer.Training;
 
@@ -33,7 +33,7 @@ public static class CheckpointAveraging
         for (int i = 1; i < inputs.Count; i++)
         {
             var header = headers[i];
-            if (header.Model != first.Model || header.SourceVocabSize != first.SourceVocabSize || header.TargetVocabSize != first.TargetVocabSize)
+            if (header.Architecture != first.Architecture || header.Model != first.Model || header.SourceVocabSize != first.SourceVocabSize || header.TargetVocabSize != first.TargetVocabSize)
                 throw new UserError($"{inputs[i]}: model config differs from {inputs[0]}; only checkpoints of one model can be averaged");
             if (header.VocabFingerprint != first.VocabFingerprint)
                 throw new UserError($"{inputs[i]}: trained with another vocabulary than {inputs[0]}");
@@ -43,19 +43,19 @@ public static class CheckpointAveraging
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        using var model = new Transformer(first.Model, first.SourceVocabSize, first.TargetVocabSize);
+        using var model = ModelArchitecture.Find(first.Architecture)!.Create(first.Model, first.SourceVocabSize, first.TargetVocabSize);
         // Summed in float64 so the average of many checkpoints loses no precision.
         var sums = new Dictionary<string, Tensor>();
         foreach (var path in inputs)
         {
             Checkpoint.LoadInto(path, model, optimizer: null);
-            foreach (var (name, value) in model.state_dict())
+            foreach (var (name, value) in model.Module.state_dict())
             {
                 var asDouble = value.to(float64, copy: true);
                 sums[name] = sums.TryGetValue(name, out var sum) ? sum.add_(asDouble) : asDouble;
             }
         }
-        foreach (var (name, value) in model.state_dict())
+        foreach (var (name, value) in model.Module.state_dict())
             value.copy_((sums[name] / inputs.Count).to(value.dtype));
         Checkpoint.Save(output, newest, model, optimizer: null);
         return newest with { HasOptimizer = false };

@@ -1,6 +1,6 @@
 using TorchSharp.Modules;
 using TranslationTrainer.Text;
-using Transformer = TranslationTrainer.Model.Transformer;
+using TranslationTrainer.Model;
 
 namespace TranslationTrainer.Training;
 
@@ -8,7 +8,7 @@ namespace TranslationTrainer.Training;
 /// When a run saves and what it keeps: checkpoint_last at every save; after a scheduled validation a checkpoint_N copy,
 /// the newest --keep-last of them; checkpoint_best when a validation beat the best score, or while there is none.
 /// </summary>
-internal sealed class CheckpointPolicy(TrainConfig config, string runDir, Transformer model, OptimizerHelper optimizer, VocabularyPair vocab)
+internal sealed class CheckpointPolicy(TrainConfig config, string runDir, ITranslationModel model, OptimizerHelper optimizer, VocabularyPair vocab)
 {
     /// <summary>After a scheduled validation, when the run stops or is interrupted, and every --save-every updates.</summary>
     public bool IsDue(long update, bool scheduledValidation, bool stopping, bool interrupted) =>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using TorchSharp;
 using TranslationTrainer.Distributed;
 using TranslationTrainer.Model;
+using TranslationTrainer.Text;
 using static TorchSharp.torch;
 using Transformer = TranslationTrainer.Model.Transformer;
 
@@ -64,7 +65,7 @@ public static class TrainBenchmark
             optimizer.zero_grad();
             var logits = model.forward(sourceShare, inputShare);
             Lap("forward");
-            var loss = Loss.SummedCrossEntropy(logits, outputShare, 0.1, Transformer.PadId) / (shape.Batch * shape.TargetLength);
+            var loss = Loss.SummedCrossEntropy(logits, outputShare, 0.1, Vocabulary.PadId) / (shape.Batch * shape.TargetLength);
             Lap("loss");
             loss.backward();
             Lap("backward");

@@ -7,7 +7,6 @@ using TranslationTrainer.Distributed;
 using TranslationTrainer.Model;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
-using Transformer = TranslationTrainer.Model.Transformer;
 
 namespace TranslationTrainer.Training;
 
@@ -30,7 +29,7 @@ public sealed class Trainer
     private readonly IWorld world;
     private readonly Device device;
     private readonly ParallelCorpus train;
-    private readonly Transformer model;
+    private readonly ITranslationModel model;
     private readonly OptimizerHelper optimizer;
     private readonly Parameter[] parameters;
     /// <summary>Sums gradients over the ranks; null in a single process.</summary>
@@ -161,14 +160,14 @@ public sealed class Trainer
         using var scope = NewDisposeScope();
         // Rank 0 draws the dropout masks of a single process; the other ranks draw their own.
         manual_seed(unchecked(config.Seed * 1_000_003L + update + world.Rank * 7_919_000_003L));
-        model.train();
+        model.Module.train();
         optimizer.zero_grad();
         // The target tokens of the whole update, all ranks together: each rank knows every batch.
         int tokens = group.Sum(batch => batch.Sum(i => train.Target[i].Length + 1));
         Tensor? total = null;
         foreach (var indices in group.Select(world.Share).Where(share => share.Length > 0))
         {
-            var batch = Batching.ToTensors(train, indices, device, Vocabulary.BosId, Vocabulary.EosId);
+            var batch = Batching.ToTensors(train, indices, device);
             var logits = model.forward(batch.Source, batch.TargetInput);
             var loss = Loss.SummedCrossEntropy(logits, batch.TargetOutput, config.LabelSmoothing, Vocabulary.PadId) / tokens;
             loss.backward();

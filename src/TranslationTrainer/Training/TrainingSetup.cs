@@ -21,7 +21,7 @@ internal sealed class TrainingSetup
     public required ParallelCorpus Train { get; init; }
     /// <summary>Loaded on rank 0 only (it alone validates), and only when the config names a validation set.</summary>
     public required ValidationSet? Valid { get; init; }
-    public required Transformer Model { get; init; }
+    public required ITranslationModel Model { get; init; }
     public required OptimizerHelper Optimizer { get; init; }
     public required Parameter[] Parameters { get; init; }
     /// <summary>Sums gradients over the ranks; null in a single process.</summary>
@@ -35,16 +35,17 @@ internal sealed class TrainingSetup
         var device = world.LocalDevice(TorchRuntime.ResolveDevice(config.Device));
         var vocab = VocabularyPair.Load(Path.Combine(runDir, RunDirectory.Vocab));
 
-        var options = new ParallelCorpus.LoadOptions(config.MaxLen, config.MaxLengthRatio, Vocabulary.EosId);
+        var options = new ParallelCorpus.LoadOptions(config.MaxLen, config.MaxLengthRatio);
         var train = ParallelCorpus.Load(config.TrainSrc, config.TrainTgt, vocab.Source.Encode, vocab.Target.Encode, options, out var skipped);
         train.LogSummary(log, "train", skipped);
         var valid = config.ValidSrc != "" && world.IsMain ? ValidationSet.Load(config, vocab, options, log) : null;
 
         manual_seed(config.Seed);
-        var model = new Transformer(config.Model, vocab.Source.Size, vocab.Target.Size);
-        model.to(device);
+        // The config names no architecture yet: every run trains a Transformer.
+        ITranslationModel model = new Transformer(config.Model, vocab.Source.Size, vocab.Target.Size);
+        model.Module.to(device);
         model.Precision = Precision.Resolve(config.Precision, device);
-        var parameters = model.parameters().ToArray();
+        var parameters = model.Module.parameters().ToArray();
         OptimizerHelper optimizer = config.Optimizer == "adamw"
             ? optim.AdamW(parameters, config.LearningRate, config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay)
             : optim.Adam(parameters, config.LearningRate, config.Beta1, config.Beta2, config.AdamEps, config.WeightDecay);

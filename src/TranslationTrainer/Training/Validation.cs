@@ -5,7 +5,7 @@ using TranslationTrainer.Decoding;
 using TranslationTrainer.Evaluation;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
-using Transformer = TranslationTrainer.Model.Transformer;
+using TranslationTrainer.Model;
 
 namespace TranslationTrainer.Training;
 
@@ -30,19 +30,19 @@ internal sealed record ValidationResult(double Loss, bool Improved, TrainingProg
 /// Validation (rank 0 only): loss and perplexity, with --valid-bleu greedy BLEU and chrF, logged and written to
 /// metrics.jsonl; the best score (--best-metric, kept so that higher is better) and --patience's count go into the progress.
 /// </summary>
-internal sealed class Validator(TrainConfig config, ValidationSet set, Transformer model, VocabularyPair vocab, Device device, ILogger log)
+internal sealed class Validator(TrainConfig config, ValidationSet set, ITranslationModel model, VocabularyPair vocab, Device device, ILogger log)
 {
     public ValidationResult Run(TrainingProgress progress, MetricsFile metrics)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        model.eval();
+        model.Module.eval();
         double lossSum = 0;
         long tokens = 0;
         foreach (var indices in Batching.ForEpoch(set.Pairs, config.MaxTokens, seed: 0, epoch: 0))
         {
             using var batchScope = NewDisposeScope();
-            var batch = Batching.ToTensors(set.Pairs, indices, device, Vocabulary.BosId, Vocabulary.EosId);
+            var batch = Batching.ToTensors(set.Pairs, indices, device);
             var logits = model.forward(batch.Source, batch.TargetInput);
             lossSum += Loss.SummedCrossEntropy(logits, batch.TargetOutput, 0.0, Vocabulary.PadId).item<float>();
             tokens += batch.TargetTokens;

@@ -1,4 +1,5 @@
 using TranslationTrainer.Decoding;
+using TranslationTrainer.Text;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -16,7 +17,7 @@ public class SearchTests
         using var inference = inference_mode();
         var model = TinyModels.Create();
         var source = TinyModels.RandomTokens(11, 3, 7);
-        var target = cat([full(3, 1, 2L), TinyModels.RandomTokens(12, 3, 20)], 1); // longer than the cache's first buffer
+        var target = cat([full(3, 1, (long)Vocabulary.BosId), TinyModels.RandomTokens(12, 3, 20)], 1); // longer than the cache's first buffer
         var (memory, keep) = model.Encode(source);
         var full_ = model.Decode(target, memory, keep);
         using var cache = model.StartDecoding(memory, keep);

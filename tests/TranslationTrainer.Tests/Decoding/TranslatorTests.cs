@@ -102,9 +102,9 @@ public class TranslatorTests
         using var inference = inference_mode();
         var model = TinyModels.Create(seed: 8);
         var source = cat([TinyModels.RandomTokens(30, 2, 9), cat([TinyModels.RandomTokens(31, 2, 4), zeros(2, 5, dtype: int64)], 1)], 0);
-        source[.., -1] = tensor(3L); // </s> ends the full-length rows …
-        source[2, 4] = tensor(3L);
-        source[3, 4] = tensor(3L); // … and follows the 4 real subwords of the padded ones
+        source[.., -1] = tensor((long)Vocabulary.EosId); // </s> ends the full-length rows …
+        source[2, 4] = tensor((long)Vocabulary.EosId);
+        source[3, 4] = tensor((long)Vocabulary.EosId); // … and follows the 4 real subwords of the padded ones
         int[] sourceLengths = [8, 8, 4, 4];
         foreach (var beam in new[] { 1, 3 })
         {

@@ -118,7 +118,7 @@ public class FaultTests
         var source = Path.Combine(TinyRun.TrainedRunDirectory, "checkpoint_12.pt");
         var header = Checkpoint.ReadHeader(source);
         var (_, model) = Checkpoint.LoadModel(source, CPU);
-        var names = model.state_dict().Keys.ToList();
+        var names = model.Module.state_dict().Keys.ToList();
         model.Dispose();
         var crafted = Path.Combine(Directory.CreateTempSubdirectory("tt-crafted").FullName, "crafted.pt");
         using (var writer = new BinaryWriter(File.Create(crafted), Encoding.UTF8))

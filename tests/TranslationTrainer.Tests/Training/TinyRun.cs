@@ -51,14 +51,14 @@ internal static class TinyRun
         using (runLock) return Trainer.Run(prepared, runDir, resume, Logger.None, cancel, status);
     }
 
-    private static readonly List<TranslationTrainer.Model.Transformer> KeptAlive = [];
+    private static readonly List<TranslationTrainer.Model.ITranslationModel> KeptAlive = [];
 
     /// <summary>A checkpoint's parameters by name; the model is kept alive, as its finalizer would free them.</summary>
     public static Dictionary<string, TorchSharp.torch.Tensor> Parameters(string checkpoint)
     {
         var (_, model) = Checkpoint.LoadModel(checkpoint, TorchSharp.torch.CPU);
         lock (KeptAlive) KeptAlive.Add(model);
-        return model.state_dict();
+        return model.Module.state_dict();
     }
 
     private static string Create()

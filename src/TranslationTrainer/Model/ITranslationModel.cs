@@ -1,0 +1,68 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TranslationTrainer.Model;
+
+/// <summary>
+/// What training and search need of a translation model, whatever its architecture (in the spirit of fairseq's
+/// forward_encoder / forward_decoder / reorder_incremental_state and Sockeye's inference model): teacher-forced
+/// logits for the loss; for search, an encoded batch and a decoding state that steps one token per row and reorders
+/// its rows; where the model has it, cross-attention for alignments and heat maps.
+/// </summary>
+public interface ITranslationModel : IDisposable
+{
+    /// <summary>The name a checkpoint header stores and <see cref="ModelArchitecture"/> builds the model from.</summary>
+    string Architecture { get; }
+
+    /// <summary>The parameters and the train/eval switch: for the optimiser, checkpoints and averaging.</summary>
+    nn.Module Module { get; }
+
+    /// <summary>The longest source or target, in tokens, that the model takes.</summary>
+    int MaxPositions { get; }
+
+    /// <summary>The type matrix multiplies run in.</summary>
+    Precision Precision { get; set; }
+
+    /// <summary>Teacher-forced logits: source (B,S) and target input (B,T), &lt;s&gt; first → (B,T,V), float32.</summary>
+    Tensor forward(Tensor source, Tensor targetInput);
+
+    /// <summary>Encodes a padded source batch (B,S) once, for the decoding state and for cross-attention.</summary>
+    EncodedSource Encode(Tensor source);
+
+    /// <summary>
+    /// Starts incremental decoding with one row per sentence of `encoded`. Cached (the default) keeps what earlier
+    /// steps computed; uncached recomputes the whole prefix at every step, for the speed comparison and for tests.
+    /// </summary>
+    IDecodingState StartDecoding(EncodedSource encoded, bool cached);
+
+    /// <summary>
+    /// Cross-attention weights of a teacher-forced pass over targetInput (B,T): one map per head, (B,H,T,S), of the
+    /// layer alignments read; null for a model without cross-attention.
+    /// </summary>
+    Tensor? CrossAttention(EncodedSource encoded, Tensor targetInput);
+
+    /// <summary>Prepares a model for decoding only, in the given precision; such a model is never trained or saved.</summary>
+    void CastForInference(Precision precision);
+}
+
+/// <summary>
+/// What the encoder made of a source batch: its states (B,S,d) and the mask of real source positions. Only the model
+/// that made it reads it.
+/// </summary>
+public record EncodedSource(Tensor Memory, Tensor SourceKeep);
+
+/// <summary>
+/// Everything incremental decoding carries between steps. Rows are hypotheses; Reorder follows beam re-ranking and
+/// finished sentences leaving the batch.
+/// </summary>
+public interface IDecodingState : IDisposable
+{
+    /// <summary>Feeds one token per row (rows) and returns the next-token logits (rows, V), float32.</summary>
+    Tensor Step(Tensor lastTokens);
+
+    /// <summary>
+    /// Keeps hypothesis rows `rows` (new row i = old row rows[i]) and encoder rows `sources`, one per sentence (null
+    /// when no sentence left, as when beams are only re-ranked). With a beam, hypothesis row r reads sentence r / beam.
+    /// </summary>
+    void Reorder(long[] rows, long[]? sources);
+}
