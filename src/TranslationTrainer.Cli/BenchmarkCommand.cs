@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using TranslationTrainer.Decoding;
 using TranslationTrainer.Distributed;
@@ -142,20 +141,18 @@ public static class BenchmarkCommand
         return command;
     }
 
-    /// <summary>
-    /// `benchmark serve`: load on a running `serve` (scripts/bench-serve) against the same model translated in this
-    /// process, the file way and one sentence at a time; one JSON line.
-    /// </summary>
+    /// <summary>`benchmark serve`: load on a running `serve` against in-process translation; one JSON line (scripts/bench-serve).</summary>
     private static Command CreateServe(CliContext context)
     {
+        var defaults = new ServeLoad();
         var url = new Option<string>("--url") { Description = "the running server, e.g. http://127.0.0.1:8080/", Required = true };
         var checkpoint = new Option<string>("--checkpoint") { Description = "the model the server runs (for the in-process figures)", Required = true };
         var input = new Option<string>("--input") { Description = "sentences to send, one per line", DefaultValueFactory = _ => "data/bible-es-en/test.es" };
-        var clients = new Option<int>("--clients") { Description = "concurrent clients of the throughput phase", DefaultValueFactory = _ => 32 };
-        var latencyRequests = new Option<int>("--latency-requests") { Description = "sentences sent one at a time (and translated alone in-process)", DefaultValueFactory = _ => 200 };
-        var requests = new Option<int>("--requests") { Description = "requests of the throughput phase", DefaultValueFactory = _ => 3000 };
-        var soak = new Option<int>("--soak-requests") { Description = "requests of the memory phase (RSS at 10% of them and at the end); 0 = none", DefaultValueFactory = _ => 20000 };
-        var maxMinutes = new Option<double>("--max-minutes") { Description = "no phase starts requests after this many minutes", DefaultValueFactory = _ => 10 };
+        var clients = new Option<int>("--clients") { Description = "concurrent clients of the throughput phase", DefaultValueFactory = _ => defaults.Clients };
+        var latencyRequests = new Option<int>("--latency-requests") { Description = "sentences sent one at a time (and translated alone in-process)", DefaultValueFactory = _ => defaults.LatencyRequests };
+        var requests = new Option<int>("--requests") { Description = "requests of the throughput phase", DefaultValueFactory = _ => defaults.Requests };
+        var soak = new Option<int>("--soak-requests") { Description = "requests of the memory phase (RSS at 10% of them and at the end); 0 = none", DefaultValueFactory = _ => defaults.SoakRequests };
+        var maxMinutes = new Option<double>("--max-minutes") { Description = "no phase starts requests after this many minutes", DefaultValueFactory = _ => defaults.MaxMinutes };
         var decoding = new TranslateCommand.DecodingOptionSet();
         var command = new Command("serve", "Time a running server under 1 and N concurrent clients against in-process translation of the same sentences.")
             { url, checkpoint, input, clients, latencyRequests, requests, soak, maxMinutes };
@@ -164,86 +161,15 @@ public static class BenchmarkCommand
         {
             var inputPath = parse.GetValue(input)!;
             TextFile.RequireFile(inputPath, "--input");
-            var lines = TextFile.ReadLines(inputPath).ToList();
-            if (lines.Count == 0) throw new UserError($"--input {inputPath} is empty");
-            if (parse.GetValue(clients) < 1 || parse.GetValue(latencyRequests) < 1 || parse.GetValue(requests) < 1 || parse.GetValue(soak) < 0)
-                throw new UserError("--clients, --latency-requests and --requests must be at least 1, --soak-requests at least 0");
-            var limit = TimeSpan.FromMinutes(parse.GetValue(maxMinutes));
-            var (translator, device, precision) = decoding.Load(parse, parse.GetValue(checkpoint)!, decoding.Read(parse), _ => { });
-            var result = new JsonObject { ["impl"] = "translation-trainer", ["precision"] = precision.Name, ["beam"] = translator.Options.Beam, ["lines"] = lines.Count };
-
-            // In-process, while the server idles: the whole file as `translate` does it, then sentence by sentence.
-            translator.TranslateAll(lines[..Math.Min(64, lines.Count)]); // warm-up
-            var clock = Stopwatch.StartNew();
-            translator.TranslateAll(lines);
-            double fileRate = lines.Count / clock.Elapsed.TotalSeconds;
-            var single = lines.Take(parse.GetValue(latencyRequests)).Select(line =>
-            {
-                var start = Stopwatch.GetTimestamp();
-                translator.TranslateAll([line]);
-                return Stopwatch.GetElapsedTime(start).TotalSeconds;
-            }).ToArray();
-            var alone = new LoadResult(single.Length, single.Sum(), single, 0);
-            result["file_sent_per_s"] = Math.Round(fileRate, 2);
-            result["inprocess_single_p50_ms"] = Math.Round(alone.PercentileMs(0.5), 2);
-            context.Error.WriteLine($"in-process: file {fileRate:F1} sentences/s; one sentence at a time p50 {alone.PercentileMs(0.5):F1} ms");
-
-            using var load = new LoadGenerator(new Uri(parse.GetValue(url)!), "auto", TargetLanguage(parse.GetValue(url)!));
-            load.Run(lines, 1, 8, limit).GetAwaiter().GetResult(); // warm-up
-            void Phase(string name, int clientCount, IReadOnlyList<string> sentences, int count)
-            {
-                var before = load.Metrics().GetAwaiter().GetResult();
-                var run = load.Run(sentences, clientCount, count, limit).GetAwaiter().GetResult();
-                var after = load.Metrics().GetAwaiter().GetResult();
-                double batches = after["tt_batch_sentences_count"] - before["tt_batch_sentences_count"];
-                double meanBatch = batches == 0 ? 0 : (after["tt_batch_sentences_sum"] - before["tt_batch_sentences_sum"]) / batches;
-                result[$"{name}_requests"] = run.Requests;
-                result[$"{name}_failures"] = run.Failures;
-                result[$"{name}_sent_per_s"] = Math.Round(run.RequestsPerSecond, 2);
-                foreach (var q in new[] { 50, 95, 99 }) result[$"{name}_p{q}_ms"] = Math.Round(run.PercentileMs(q / 100.0), 2);
-                result[$"{name}_mean_batch"] = Math.Round(meanBatch, 2);
-                context.Error.WriteLine($"{name}: {clientCount} client(s), {run.Requests} requests ({run.Failures} failed) in {run.Seconds:F1} s = {run.RequestsPerSecond:F1} sentences/s; "
-                    + $"latency p50 {run.PercentileMs(0.5):F1} / p95 {run.PercentileMs(0.95):F1} / p99 {run.PercentileMs(0.99):F1} ms; mean batch {meanBatch:F1}");
-            }
-            Phase("c1", 1, lines[..single.Length], single.Length);
-            result["c1_p50_ratio"] = Math.Round((double)result["c1_p50_ms"]! / alone.PercentileMs(0.5), 3);
-            int many = parse.GetValue(clients);
-            Phase($"c{many}", many, lines, parse.GetValue(requests));
-            result[$"c{many}_throughput_ratio"] = Math.Round((double)result[$"c{many}_sent_per_s"]! / fileRate, 3);
-
-            if (parse.GetValue(soak) is > 0 and var soakCount)
-            {
-                // RSS once the server is warm (10% of the requests), then at the end.
-                int warm = Math.Max(1, soakCount / 10);
-                load.Run(lines, many, warm, limit).GetAwaiter().GetResult();
-                double warmRss = load.Metrics().GetAwaiter().GetResult()["process_resident_memory_bytes"] / (1 << 20);
-                var rest = load.Run(lines, many, soakCount - warm, limit).GetAwaiter().GetResult();
-                double endRss = load.Metrics().GetAwaiter().GetResult()["process_resident_memory_bytes"] / (1 << 20);
-                result["soak_requests"] = warm + rest.Requests;
-                result["soak_failures"] = rest.Failures;
-                result["server_rss_mb_warm"] = Math.Round(warmRss, 1);
-                result["server_rss_mb_end"] = Math.Round(endRss, 1);
-                result["server_rss_growth_pct"] = Math.Round(100 * (endRss / warmRss - 1), 2);
-                context.Error.WriteLine($"soak: {warm + rest.Requests} requests; server RSS {warmRss:F0} MB after {warm}, {endRss:F0} MB at the end");
-            }
+            if (!Uri.TryCreate(parse.GetValue(url), UriKind.Absolute, out var server)) throw new UserError($"--url must be an absolute URL, got '{parse.GetValue(url)}'");
+            var load = new ServeLoad(parse.GetValue(clients), parse.GetValue(latencyRequests), parse.GetValue(requests), parse.GetValue(soak), parse.GetValue(maxMinutes));
+            load.Validate();
+            var (translator, _, precision) = decoding.Load(parse, parse.GetValue(checkpoint)!, decoding.Read(parse), _ => { });
+            var result = ServeBenchmark.Run(server, translator, [.. TextFile.ReadLines(inputPath)], load, context.Error);
+            result["precision"] = precision.Name;
             context.Out.WriteLine(result.ToJsonString());
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>The target language the server names on /health, which LibreTranslate requests must give.</summary>
-    private static string TargetLanguage(string url)
-    {
-        using var client = new HttpClient { BaseAddress = new Uri(url) };
-        try
-        {
-            var health = JsonNode.Parse(client.GetStringAsync("health").GetAwaiter().GetResult())!;
-            return health["target"]!.GetValue<string>();
-        }
-        catch (HttpRequestException e)
-        {
-            throw new UserError($"--url {url}: the server is not ready ({e.Message})");
-        }
     }
 }

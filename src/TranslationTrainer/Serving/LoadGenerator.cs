@@ -62,5 +62,22 @@ public sealed class LoadGenerator(Uri server, string source, string target) : ID
             .ToDictionary(m => m.Groups[1].Value, m => double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
     }
 
+    /// <summary>The target language a ready server names on /health, which LibreTranslate requests must give.</summary>
+    public static async Task<string> TargetLanguage(Uri server)
+    {
+        using var probe = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
+        try
+        {
+            using var health = await probe.GetAsync("health");
+            var json = System.Text.Json.Nodes.JsonNode.Parse(await health.Content.ReadAsStringAsync());
+            return health.IsSuccessStatusCode && json?["target"] is { } target ? target.GetValue<string>()
+                : throw new UserError($"{server}: the server is not ready ({(int)health.StatusCode})");
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            throw new UserError($"{server}: no translation server answers ({e.Message})");
+        }
+    }
+
     public void Dispose() => client.Dispose();
 }
