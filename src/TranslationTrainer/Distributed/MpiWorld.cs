@@ -85,6 +85,8 @@ public sealed class MpiWorld : IWorld
     public void Abort(int exitCode)
     {
         errors.Flush();
+        // mpiexec forwards a rank's stderr on its own time and MPI_Abort tears that down with the job: a moment first.
+        Thread.Sleep(500);
         MPI_Abort(MPI_COMM_WORLD, exitCode);
         Environment.Exit(exitCode); // not reached: MPI_Abort ends the process
     }
