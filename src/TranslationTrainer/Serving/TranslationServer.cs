@@ -29,7 +29,8 @@ public sealed class TranslationServer : IAsyncDisposable
     private readonly ServerOptions options;
     private readonly ServerMetrics metrics = new();
     private readonly Serilog.ILogger log;
-    private BatchingTranslator? translator;
+    private volatile BatchingTranslator? translator;
+    private JsonObject description = []; // what /health tells about the loaded model
     private volatile bool stopping;
 
     private TranslationServer(WebApplication app, ServerOptions options, Serilog.ILogger log)
@@ -79,13 +80,11 @@ public sealed class TranslationServer : IAsyncDisposable
         server.Loaded = Task.Run(() =>
         {
             var model = loadModel();
-            server.translator = new BatchingTranslator(model.Translator, model.Workers, options, server.metrics);
             server.description = model.Description;
+            server.translator = new BatchingTranslator(model.Translator, model.Workers, options, server.metrics); // last: it means ready
         });
         return server;
     }
-
-    private JsonObject description = [];
 
     private void MapEndpoints()
     {
