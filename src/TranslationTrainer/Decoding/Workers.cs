@@ -19,6 +19,9 @@ public static class Workers
     public static int Resolve(int requested, Device device) =>
         requested > 0 ? requested : device.type == DeviceType.CPU ? get_num_threads() : 1;
 
+    /// <summary>The libtorch threads each of `workers` workers gets: an equal share of this thread's, at least one.</summary>
+    public static int ThreadsEach(int workers) => Math.Max(1, get_num_threads() / Math.Max(1, workers));
+
     /// <summary>
     /// Runs work(0) … work(items − 1), each item on one worker, in inference mode. With fewer items than workers each
     /// worker gets more threads (one item: the caller's thread, with all of them). The first failure is rethrown here
@@ -33,7 +36,7 @@ public static class Workers
             for (int i = 0; i < items; i++) work(i);
             return;
         }
-        int threads = get_num_threads(), threadsEach = Math.Max(1, threads / workers), next = -1;
+        int threads = get_num_threads(), threadsEach = ThreadsEach(workers), next = -1;
         ExceptionDispatchInfo? failure = null;
         var pool = Enumerable.Range(0, workers).Select(_ => new Thread(() =>
         {

@@ -100,7 +100,7 @@ public static class RunReport
         var header = Checkpoint.ReadHeader(checkpointPath);
         var (model, vocab) = ModelLoader.LoadModel(checkpointPath, request.Vocab ?? Path.Combine(runDir, RunDirectory.Vocab), request.Device, request.Precision);
         using var _ = model;
-        long parameters = model.Module.parameters().Sum(p => p.numel());
+        long parameters = model.Parameters;
 
         TestSection? testSection = null;
         if (test is { } t)

@@ -53,8 +53,8 @@ public class PrecisionTests
     }
 
     /// <summary>
-    /// Decoding in bf16 through libtorch's linear (oneDNN) and through MKL's bf16 gemm (what CastForInference picks on
-    /// a CPU where MKL is fast; tests run without the shim that makes it fast on AMD, so it is set here by hand).
+    /// Decoding in bf16 through libtorch's linear (oneDNN) and through MKL's bf16 gemm (what InferenceBackend.Choose picks
+    /// on a CPU where MKL is fast; tests run without the shim that makes it fast on AMD, so it is chosen here by hand).
     /// </summary>
     [SkippableTheory]
     [InlineData(false)]
@@ -69,12 +69,13 @@ public class PrecisionTests
         using var inference = inference_mode();
         var maxLengths = Enumerable.Repeat(10, 16).ToArray();
         var fp32 = Search.Greedy(model, sources, maxLengths, new DecodingOptions { Beam = 1 }).Select(h => h[0].Tokens).ToArray();
-        model.CastForInference(Precision.BFloat16);
-        model.Precision = mkl ? Precision.CpuDecoding(packed: null, mkl: true) : Precision.BFloat16;
+        var backend = mkl ? InferenceBackend.BFloat16Mkl : InferenceBackend.BFloat16Libtorch;
+        var decoding = model.ForInference(backend);
+        Assert.Equal(backend.Name, decoding.Backend);
         // Only the matrices are bfloat16: LayerNorm, biases and embeddings stay float32, like the residual stream.
         var linearWeights = model.modules().OfType<TorchSharp.Modules.Linear>().Select(l => l.weight.Handle).ToHashSet();
         Assert.All(model.parameters(), p => Assert.Equal(linearWeights.Contains(p.Handle) ? ScalarType.BFloat16 : ScalarType.Float32, p.dtype));
-        var bf16 = Search.Greedy(model, sources, maxLengths, new DecodingOptions { Beam = 1 }).Select(h => h[0].Tokens).ToArray();
+        var bf16 = Search.Greedy(decoding, sources, maxLengths, new DecodingOptions { Beam = 1 }).Select(h => h[0].Tokens).ToArray();
         int same = Enumerable.Range(0, 16).Count(i => fp32[i].SequenceEqual(bf16[i]));
         Assert.True(same >= 14, $"only {same} of 16 greedy outputs agree");
     }
@@ -93,17 +94,16 @@ public class PrecisionTests
         var source = TinyModels.RandomTokens(1, 3, 9);
         var target = TinyModels.RandomTokens(2, 3, 20);
         var exact = model.forward(source, target);
-        model.CastForInference(Precision.BFloat16);
-        model.Precision = mkl ? Precision.CpuDecoding(packed: null, mkl: true) : Precision.BFloat16;
-        var (memory, keep) = model.Encode(source);
-        var full = model.Decode(target, memory, keep);
+        var decoder = Assert.IsType<TransformerInference>(model.ForInference(mkl ? InferenceBackend.BFloat16Mkl : InferenceBackend.BFloat16Libtorch).ForWorker(threads: 2));
+        var encoded = decoder.Encode(source);
+        var full = decoder.Decode(target, encoded);
         Assert.Equal(ScalarType.Float32, full.dtype);
         double scale = exact.abs().max().item<float>();
         Assert.True((full - exact).abs().max().item<float>() < 0.03 * scale, "bf16 full pass far from fp32");
-        using var cache = model.StartDecoding(memory, keep);
+        using var cache = decoder.StartCache(encoded);
         for (int t = 0; t < target.shape[1]; t++)
         {
-            var step = model.DecodeStep(target[.., t], cache);
+            var step = decoder.DecodeStep(target[.., t], cache);
             // The same bf16 roundings in another order (one row at a time, cache buffers): far below bf16's own error.
             Assert.True(step.allclose(full[.., t], rtol: 0, atol: 0.01 * scale), $"step {t} differs");
         }
@@ -182,8 +182,8 @@ public class PrecisionTests
     }
 
     /// <summary>
-    /// A model cast for bf16 decoding packs its weights where the kernel runs, and its one-thread cached steps (both native
-    /// kernels) match its full pass. Two heads of 16: the native attention step needs a head size that is a multiple of 16.
+    /// A model prepared for bf16 decoding packs its weights where the kernel runs, and its one-thread worker's cached steps
+    /// (both native kernels) match its full pass. Two heads of 16: the native attention step needs a head size that is a multiple of 16.
     /// </summary>
     [SkippableTheory]
     [InlineData("all")]
@@ -197,18 +197,18 @@ public class PrecisionTests
         var source = TinyModels.RandomTokens(1, 5, 9);
         var target = TinyModels.RandomTokens(2, 5, 20);
         var exact = model.forward(source, target);
-        model.CastForInference(Precision.BFloat16);
-        var packed = model.Precision.Packed;
-        Assert.NotNull(packed);
+        var decoder = Assert.IsType<TransformerInference>(model.ForInference(InferenceBackend.BFloat16Libtorch).ForWorker(threads: 1));
+        Assert.Equal("bf16-packed", decoder.Backend);
+        var packed = Assert.IsType<PackedPath>(decoder.Path).Packed;
         OnThreads(1, () =>
         {
-            var (memory, keep) = model.Encode(source);
-            var full = model.Decode(target, memory, keep);
+            var encoded = decoder.Encode(source);
+            var full = decoder.Decode(target, encoded);
             double scale = exact.abs().max().item<float>();
             Assert.True((full - exact).abs().max().item<float>() < 0.03 * scale, "bf16 full pass far from fp32");
-            using var cache = model.StartDecoding(memory, keep);
+            using var cache = decoder.StartCache(encoded);
             for (int t = 0; t < target.shape[1]; t++)
-                Assert.True(model.DecodeStep(target[.., t], cache).allclose(full[.., t], rtol: 0, atol: 0.01 * scale), $"step {t} differs");
+                Assert.True(decoder.DecodeStep(target[.., t], cache).allclose(full[.., t], rtol: 0, atol: 0.01 * scale), $"step {t} differs");
         });
         // Matching results alone would not show it: MKL and libtorch give the same within these tolerances.
         Assert.True(packed.KernelMultiplies > 0, "no linear ran through the packed kernel");
@@ -261,7 +261,7 @@ public class PrecisionTests
     }
 
     /// <summary>
-    /// CastForInference(fp32) only lays the linear weights out column-major (faster on few rows): the same values,
+    /// ForInference(fp32) only lays the linear weights out column-major (faster on few rows): the same values,
     /// the same logits up to float rounding, for a tied and an untied output layer.
     /// </summary>
     [Theory]
@@ -277,15 +277,18 @@ public class PrecisionTests
         var before = model.forward(source, target);
         var weights = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.clone());
 
-        model.CastForInference(Precision.Float32);
+        var decoder = Assert.IsType<TransformerInference>(model.ForInference(InferenceBackend.Fp32).ForWorker(threads: 1));
+        Assert.Equal("fp32", decoder.Backend);
 
         Assert.All(model.named_parameters(), p => Assert.True(p.parameter.equal(weights[p.name]).all().item<bool>(), p.name));
         Assert.Contains(model.modules().OfType<TorchSharp.Modules.Linear>(), linear => !linear.weight.is_contiguous());
         Assert.True(model.forward(source, target).allclose(before, rtol: 1e-5, atol: 1e-5));
-        var (memory, keep) = model.Encode(source);
-        using var cache = model.StartDecoding(memory, keep);
-        var step = model.DecodeStep(target[.., 0], cache);
+        using var cache = decoder.StartCache(decoder.Encode(source));
+        var step = decoder.DecodeStep(target[.., 0], cache);
         Assert.True(step.allclose(before[.., 0], rtol: 1e-5, atol: 1e-5));
+        // Its weights are no longer the trainable float32 ones: training and saving are refused.
+        Assert.Throws<InvalidOperationException>(() => model.Module);
+        Assert.Throws<InvalidOperationException>(() => model.train());
     }
 
     [Fact]
