@@ -34,7 +34,7 @@ public static class DecodeBenchmark
         var options = new DecodingOptions { Beam = 1, MinLen = int.MaxValue, Uncached = !cached };
         var maxLengths = Enumerable.Repeat(shape.Steps, shape.Sentences).ToArray();
         using var inference = inference_mode();
-        var decoder = model.ForWorker(get_num_threads());
+        var decoder = model.ForWorker(get_num_threads()); // this thread, with the command's --threads
         Search.Greedy(decoder, source.narrow(0, 0, 4), [.. maxLengths.Take(4)], options); // warm-up
         // A few seconds at most: the median of three runs, as the machine may be shared.
         return Enumerable.Range(0, 3).Select(_ => Time(decoder.Backend, profile => Search.Greedy(decoder, source, maxLengths, options, profile).Select(h => h[0]).ToArray()))
@@ -76,11 +76,11 @@ public static class DecodeBenchmark
         return Time(model.ForWorker(Workers.ThreadsEach(Math.Min(workers, batches.Length))).Backend, profile =>
         {
             var outputs = new Hypothesis[batches.Length][];
-            Workers.Run(batches.Length, workers, b =>
+            Workers.Run(batches.Length, workers, (b, threads) =>
             {
                 using var scope = NewDisposeScope();
                 var source = Batching.Pad(batches[b].Select(i => (int[])[.. sources[i], Vocabulary.EosId]).ToArray(), device);
-                var hypotheses = Search.Decode(model.ForWorker(get_num_threads()), source, batches[b].Select(i => maxLength(sources[i].Length)).ToArray(), options, profile);
+                var hypotheses = Search.Decode(model.ForWorker(threads), source, batches[b].Select(i => maxLength(sources[i].Length)).ToArray(), options, profile);
                 outputs[b] = hypotheses.Select(h => h[0]).ToArray();
             });
             return outputs.SelectMany(o => o).ToArray();

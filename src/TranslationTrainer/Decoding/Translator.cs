@@ -83,14 +83,14 @@ public sealed class Translator(IDecodingModel model, VocabularyPair vocab, Decod
                 results[i] = new TranslationResult(lines[i], [("", 0.0)], options.Alignment ? [] : null) { Attentions = options.AttentionMaps ? [AttentionMap.Empty] : null };
         var order = Enumerable.Range(0, lines.Count).Where(i => results[i] is null).OrderBy(i => encoded[i].Length).ToArray();
         var batches = order.Chunk(options.BatchSize).ToArray();
-        Workers.Run(batches.Length, Workers.Resolve(options.Workers, device), b =>
+        Workers.Run(batches.Length, Workers.Resolve(options.Workers, device), (b, threads) =>
         {
             var batch = batches[b];
             using var scope = NewDisposeScope();
             var sourceIds = batch.Select(i => encoded[i]).ToArray();
             var source = Batching.Pad(sourceIds, device);
             var maxLengths = batch.Select(i => options.MaxLength(encoded[i].Length - 1, model.MaxPositions)).ToArray();
-            var decoder = model.ForWorker(get_num_threads());
+            var decoder = model.ForWorker(threads);
             var hypotheses = Search.Decode(decoder, source, maxLengths, options);
             var (alignments, attentions) = options.Alignment || options.AttentionMaps ? ReadAttention(decoder, source, sourceIds, hypotheses, options) : (null, null);
             for (int j = 0; j < batch.Length; j++)

@@ -253,7 +253,7 @@ public sealed class Transformer : nn.Module, ITranslationModel
         }
         preparedForInference = true;
         IMatmulPath path = backend == InferenceBackend.BFloat16Mkl ? new MklPath() : backend.Precision;
-        // The packed kernel cannot share libtorch's threads: only one-thread workers use it (InferenceModel.ForWorker).
+        // The packed kernel runs on one thread and cannot share libtorch's: only one-thread workers get it (InferenceModel.ForWorker).
         var packed = packedWeights is null ? null : new TransformerInference(this, new PackedPath(packedWeights, path));
         return new InferenceModel(this, new TransformerInference(this, path), packed, parameterCount);
     }
