@@ -8,6 +8,7 @@ using TranslationTrainer.Serving;
 using TranslationTrainer.Text;
 using TranslationTrainer.Training;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Cli;
 

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using TranslationTrainer.Decoding;
 using TranslationTrainer.Serving;
 using TranslationTrainer.Training;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Cli;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using Serilog.Events;
 using TranslationTrainer.Distributed;
 using TranslationTrainer.Training;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Cli;
 

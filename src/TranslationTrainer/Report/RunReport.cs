@@ -5,6 +5,7 @@ using TranslationTrainer.Decoding;
 using TranslationTrainer.Evaluation;
 using TranslationTrainer.Training;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Report;
 

@@ -1,5 +1,6 @@
 using TranslationTrainer.Model;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ScottPlot;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
 

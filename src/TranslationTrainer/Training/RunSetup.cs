@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Serilog;
 using TranslationTrainer.Data;
 using TranslationTrainer.Distributed;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
 

@@ -7,6 +7,7 @@ using TranslationTrainer.Distributed;
 using TranslationTrainer.Model;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
 

@@ -7,6 +7,7 @@ using TranslationTrainer.Model;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
 using Transformer = TranslationTrainer.Model.Transformer;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
 

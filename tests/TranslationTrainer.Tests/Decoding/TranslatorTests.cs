@@ -3,6 +3,7 @@ using TranslationTrainer.Model;
 using TranslationTrainer.Tests.Training;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Decoding;
 

@@ -4,6 +4,7 @@ using TranslationTrainer.Model;
 using TranslationTrainer.Tests.Training;
 using TranslationTrainer.Training;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Model;
 

@@ -10,6 +10,7 @@ using TranslationTrainer.Serving;
 using TranslationTrainer.Tests.Cli;
 using TranslationTrainer.Tests.Training;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Serving;
 

@@ -1,9 +1,8 @@
 using TranslationTrainer.Model;
 using TranslationTrainer.Text;
-using TranslationTrainer.Training;
 using static TorchSharp.torch;
 
-namespace TranslationTrainer.Decoding;
+namespace TranslationTrainer.Checkpoints;
 
 public static class ModelLoader
 {
