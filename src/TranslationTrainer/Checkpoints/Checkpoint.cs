@@ -168,7 +168,7 @@ public static class Checkpoint
             }
             catch (UserError e)
             {
-                throw new UserError($"{path}: corrupted checkpoint header ({e.Message})");
+                throw new UserError($"{path}: corrupted checkpoint header ({e.Template})");
             }
             return header;
         }

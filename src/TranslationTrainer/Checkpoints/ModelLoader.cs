@@ -27,7 +27,7 @@ public static class ModelLoader
         var vocab = VocabularyPair.Load(vocabDirectory);
         var header = Checkpoint.ReadHeader(path);
         if (header.VocabFingerprint != vocab.Fingerprint)
-            throw new UserError($"--vocab {vocabDirectory} is not the vocabulary {path} was trained with");
+            throw new UserError($"`vocab` {vocabDirectory} is not the vocabulary {path} was trained with");
         return (path, vocab);
     }
 }

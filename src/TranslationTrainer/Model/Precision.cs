@@ -54,9 +54,9 @@ public sealed class Precision : IMatmulPath
     {
         "fp32" => Float32,
         "bf16" => BFloat16Supported(device, cpuFlags) ? BFloat16
-            : throw new UserError("--precision bf16: this CPU has no AVX512_BF16 or AMX instructions, so bfloat16 would be slower than float32; use --precision fp32"),
+            : throw new UserError("`precision` bf16: this CPU has no AVX512_BF16 or AMX instructions, so bfloat16 would be slower than float32; use `precision` fp32"),
         "auto" => BFloat16Supported(device, cpuFlags) ? BFloat16 : Float32,
-        _ => throw new UserError($"--precision must be fp32, bf16 or auto, got '{name}'"),
+        _ => throw new UserError($"`precision` must be fp32, bf16 or auto, got '{name}'"),
     };
 
     /// <summary>CUDA GPUs are trusted to have bf16 (Ampere or newer); a CPU must report AVX512_BF16 or AMX_BF16.</summary>

@@ -51,7 +51,7 @@ public sealed class Transformer : nn.Module, ITranslationModel
     {
         config.Validate();
         if (config.TieEmbeddings == "all" && sourceVocabSize != targetVocabSize)
-            throw new UserError("--tie-embeddings all needs a joint vocabulary (source and target sizes differ); use decoder or none");
+            throw new UserError("`tie-embeddings` all needs a joint vocabulary (source and target sizes differ); use decoder or none");
         Config = config;
         SourceVocabSize = sourceVocabSize;
         TargetVocabSize = targetVocabSize;
@@ -114,7 +114,7 @@ public sealed class Transformer : nn.Module, ITranslationModel
     {
         long length = tokens.shape[1];
         if (firstPosition + length > Config.MaxPositions)
-            throw new UserError($"sequence of {firstPosition + length} tokens exceeds --max-positions {Config.MaxPositions}");
+            throw new UserError($"sequence of {firstPosition + length} tokens exceeds `max-positions` {Config.MaxPositions}");
         var embedded = embedding.forward(tokens) * embeddingScale;
         // The table stays float32 (Module.to leaves non-persistent buffers alone); a bf16 model reads it cast.
         var x = embedded + get_buffer("positions")!.narrow(0, firstPosition, length).to(embedded.dtype);

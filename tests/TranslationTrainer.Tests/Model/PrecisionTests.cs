@@ -320,7 +320,8 @@ public class PrecisionTests
     {
         var plainCpu = new HashSet<string> { "avx2", "avx512f" };
         var error = Assert.Throws<UserError>(() => Precision.Resolve("bf16", CPU, plainCpu));
-        Assert.StartsWith("--precision bf16:", error.Message);
+        Assert.StartsWith("precision bf16:", error.Message);
+        Assert.StartsWith("--precision bf16:", error.CommandLineMessage);
         Assert.Same(Precision.Float32, Precision.Resolve("auto", CPU, plainCpu));
         Assert.Same(Precision.BFloat16, Precision.Resolve("auto", CPU, new HashSet<string> { "avx512_bf16" }));
         Assert.Same(Precision.BFloat16, Precision.Resolve("bf16", CPU, new HashSet<string> { "amx_bf16" }));
