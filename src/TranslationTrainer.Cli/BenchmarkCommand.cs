@@ -7,6 +7,7 @@ using TranslationTrainer.Serving;
 using TranslationTrainer.Text;
 using TranslationTrainer.Training;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Cli;
 
@@ -31,7 +32,7 @@ public static class BenchmarkCommand
             if (!world.IsMain) return 0;
             context.Out.WriteLine(new JsonObject
             {
-                ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["ranks"] = result.Ranks, ["precision"] = mode.Name, ["mkl_kernels"] = TorchRuntime.MklKernels(), ["params"] = result.Parameters,
+                ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["ranks"] = result.Ranks, ["precision"] = mode.Name, ["backend"] = mode.Backend, ["mkl_kernels"] = TorchRuntime.MklKernels(), ["params"] = result.Parameters,
                 ["train_step_s"] = Math.Round(result.StepSeconds, 4), ["train_tgt_tok_per_s"] = Math.Round(result.TargetTokensPerSecond, 1),
                 ["train_model_gflops"] = Math.Round(result.ModelGflops, 2), ["matmul_peak_gflops"] = Math.Round(result.MatmulPeakGflops, 1),
                 ["mfu"] = Math.Round(result.Mfu, 3), ["allreduce_ms"] = Math.Round(result.AllreduceSeconds * 1000, 2),
@@ -72,6 +73,8 @@ public static class BenchmarkCommand
             var result = new JsonObject { ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["precision"] = mode.Name, ["mkl_kernels"] = TorchRuntime.MklKernels() };
             void Report(string name, DecodeMeasurement m)
             {
+                // The reference's shapes run on this thread, the test set on the workers: their backends may differ.
+                result[name.StartsWith("ref_shapes", StringComparison.Ordinal) ? "ref_shapes_backend" : "backend"] = m.Backend;
                 result[$"{name}_sent_per_s"] = Math.Round(m.SentencesPerSecond, 2);
                 result[$"{name}_tok_per_s"] = Math.Round(m.TokensPerSecond, 1);
                 result[$"{name}_stages_s"] = new JsonObject(m.Stages.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)Math.Round(p.Value, 3))));
@@ -90,11 +93,12 @@ public static class BenchmarkCommand
 
             if (parse.GetValue(referenceShapesOnly))
             {
+                result["backend"] = result["ref_shapes_backend"]?.DeepClone();
                 context.Out.WriteLine(result.ToJsonString());
                 return 0;
             }
 
-            Model.Transformer model;
+            InferenceModel model;
             int[][] sources;
             Func<int, int> maxLength;
             var options = new DecodingOptions { BatchSize = parse.GetValue(batchSize), Workers = parse.GetValue(workers) };
@@ -102,24 +106,22 @@ public static class BenchmarkCommand
             result["workers"] = Workers.Resolve(options.Workers, dev);
             if (parse.GetValue(checkpoint) is { } path)
             {
-                var (loaded, vocabulary) = ModelLoader.Load(path, parse.GetValue(vocab), dev, mode);
+                var (loaded, vocabulary) = ModelLoader.LoadModel(path, parse.GetValue(vocab), dev, mode);
                 model = loaded;
-                model.eval();
                 sources = lines.Select(l => vocabulary.Source.Encode(l)).ToArray();
-                maxLength = length => options.MaxLength(length, model.Config.MaxPositions);
+                maxLength = length => options.MaxLength(length, model.MaxPositions);
                 result["model"] = path;
             }
             else
             {
                 manual_seed(0);
-                model = DecodeBenchmark.NewRandomModel(8000, dev);
-                model.CastForInference(mode);
+                model = DecodeBenchmark.NewRandomModel(8000, dev).ForInference(InferenceBackend.Choose(mode, dev));
                 sources = lines.Select(l => DecodeBenchmark.HashedIds(l, 8000)).ToArray();
                 options = options with { MinLen = int.MaxValue }; // every output exactly as long as its source
                 maxLength = length => Math.Max(1, length);
                 result["model"] = "random weights, outputs as long as their sources";
             }
-            result["params"] = model.parameters().Sum(p => p.numel());
+            result["params"] = model.Parameters;
             result["lines"] = sources.Length;
             result["nocache_lines"] = subset;
             var greedy = options with { Beam = 1 };
@@ -164,9 +166,10 @@ public static class BenchmarkCommand
             if (!Uri.TryCreate(parse.GetValue(url), UriKind.Absolute, out var server)) throw new UserError($"--url must be an absolute URL, got '{parse.GetValue(url)}'");
             var load = new ServeLoad(parse.GetValue(clients), parse.GetValue(latencyRequests), parse.GetValue(requests), parse.GetValue(soak), parse.GetValue(maxMinutes));
             load.Validate();
-            var (translator, _, precision) = decoding.Load(parse, parse.GetValue(checkpoint)!, decoding.Read(parse), _ => { });
+            var (translator, device, precision) = decoding.Load(parse, parse.GetValue(checkpoint)!, decoding.Read(parse), _ => { });
             var result = ServeBenchmark.Run(server, translator, [.. TextFile.ReadLines(inputPath)], load, context.Error);
             result["precision"] = precision.Name;
+            result["backend"] = translator.WorkerBackend(Workers.Resolve(translator.Options.Workers, device));
             context.Out.WriteLine(result.ToJsonString());
             return 0;
         }));

@@ -14,7 +14,7 @@ public sealed record CliContext(TextReader In, TextWriter Out, TextWriter Error)
         }
         catch (UserError e)
         {
-            Error.WriteLine($"error: {e.Message}");
+            Error.WriteLine($"error: {e.CommandLineMessage}");
             return 1;
         }
         catch (OperationCanceledException)

@@ -32,7 +32,7 @@ public static class DecodeCommand
                 }
                 catch (UserError e) when (!e.Message.StartsWith("stdin:", StringComparison.Ordinal))
                 {
-                    throw new UserError($"stdin:{lineNumber}: {e.Message}");
+                    throw new UserError($"stdin:{lineNumber}: {e.Template}");
                 }
                 if (buffer.Length > 1 << 16)
                 {

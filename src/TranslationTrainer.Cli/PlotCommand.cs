@@ -1,5 +1,6 @@
 using System.CommandLine;
 using TranslationTrainer.Training;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Cli;
 

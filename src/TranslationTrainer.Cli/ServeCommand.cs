@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using TranslationTrainer.Decoding;
 using TranslationTrainer.Serving;
 using TranslationTrainer.Training;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Cli;
 
@@ -53,11 +54,13 @@ public static class ServeCommand
             {
                 var (translator, device, precision) = decoding.Load(parse, checkpointPath, decodingOptions, message => log.Warning("{Message}", message));
                 int workers = Workers.Resolve(decodingOptions.Workers, device);
-                log.Information("Model {Checkpoint} loaded: {Source} → {Target}, device {Device}, precision {Precision}, {Workers} decoding worker(s), beam {Beam}",
-                    checkpointPath, source, target, device.type.ToString().ToLowerInvariant(), precision.Name, workers, decodingOptions.Beam);
+                var backend = translator.WorkerBackend(workers);
+                log.Information("Model {Checkpoint} loaded: {Source} → {Target}, device {Device}, precision {Precision}, backend {Backend}, {Workers} decoding worker(s), beam {Beam}",
+                    checkpointPath, source, target, device.type.ToString().ToLowerInvariant(), precision.Name, backend, workers, decodingOptions.Beam);
                 return new ServedModel(translator, workers, new JsonObject
                 {
-                    ["checkpoint"] = checkpointPath, ["device"] = device.type.ToString().ToLowerInvariant(), ["precision"] = precision.Name, ["beam"] = decodingOptions.Beam,
+                    ["checkpoint"] = checkpointPath, ["device"] = device.type.ToString().ToLowerInvariant(), ["precision"] = precision.Name, ["backend"] = backend,
+                    ["beam"] = decodingOptions.Beam,
                 });
             }
             var server = TranslationServer.StartAsync(options, Load, log).GetAwaiter().GetResult();

@@ -3,6 +3,7 @@ using System.Globalization;
 using Serilog.Events;
 using TranslationTrainer.Distributed;
 using TranslationTrainer.Training;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Cli;
 
@@ -47,7 +48,7 @@ public static class TrainCommand
             catch (Exception e) when (world.Size > 1)
             {
                 // The other ranks are waiting for this one in a collective call: end the whole job, saying why.
-                context.Error.WriteLine(e is UserError ? $"error: {(world.IsMain ? "" : $"rank {world.Rank}: ")}{e.Message}" : $"rank {world.Rank}: {e}");
+                context.Error.WriteLine(e is UserError userError ? $"error: {(world.IsMain ? "" : $"rank {world.Rank}: ")}{userError.CommandLineMessage}" : $"rank {world.Rank}: {e}");
                 world.Abort(1);
                 throw;
             }

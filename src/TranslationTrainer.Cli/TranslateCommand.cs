@@ -2,6 +2,7 @@ using System.CommandLine;
 using TranslationTrainer.Data;
 using TranslationTrainer.Decoding;
 using TranslationTrainer.Model;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Cli;
 

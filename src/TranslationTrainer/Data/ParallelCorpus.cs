@@ -62,7 +62,7 @@ public sealed class ParallelCorpus
         }
         if (lines == 0) throw new UserError($"{sourcePath}: empty corpus");
         if (corpus.Count == 0)
-            throw new UserError($"{sourcePath}: no usable sentence pairs ({empty} empty, {tooLong} longer than --max-len {options.MaxLength}, {badRatio} over the length ratio)");
+            throw new UserError($"{sourcePath}: no usable sentence pairs ({empty} empty, {tooLong} longer than `max-len` {options.MaxLength}, {badRatio} over the length ratio)");
         skipped = new Skipped(empty, tooLong, badRatio);
         return corpus;
     }

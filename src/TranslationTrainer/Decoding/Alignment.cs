@@ -16,7 +16,7 @@ public static class Alignment
     /// over each chosen hypothesis, every head, on the CPU: (B, H, T+1, S). source: the padded batch (B,S) that was
     /// decoded; targets[b]: the chosen hypothesis' tokens.
     /// </summary>
-    public static Tensor CrossAttention(ITranslationModel model, Tensor source, int[][] targets)
+    public static Tensor CrossAttention(IDecodingModel model, Tensor source, int[][] targets)
     {
         using var scope = NewDisposeScope();
         var input = Data.Batching.Pad(targets.Select(t => (int[])[Vocabulary.BosId, .. t]).ToArray(), source.device);
@@ -26,7 +26,7 @@ public static class Alignment
     }
 
     /// <summary>sourceLengths[b]: real subwords of row b without &lt;/s&gt;. Returns (target index, source index) pairs, one per target token.</summary>
-    public static (int Target, int Source)[][] Compute(ITranslationModel model, Tensor source, int[] sourceLengths, int[][] targets)
+    public static (int Target, int Source)[][] Compute(IDecodingModel model, Tensor source, int[] sourceLengths, int[][] targets)
     {
         using var scope = NewDisposeScope();
         return FromAttention(CrossAttention(model, source, targets), sourceLengths, targets);

@@ -9,8 +9,8 @@ using Transformer = TranslationTrainer.Model.Transformer;
 
 namespace TranslationTrainer.Decoding;
 
-/// <summary>One timed decoding run: sentences, output tokens (with &lt;/s&gt;) and seconds, plus where the time went.</summary>
-public sealed record DecodeMeasurement(int Sentences, long TargetTokens, double Seconds, IReadOnlyDictionary<string, double> Stages)
+/// <summary>One timed decoding run: sentences, output tokens (with &lt;/s&gt;) and seconds, where the time went, and the backend it ran on.</summary>
+public sealed record DecodeMeasurement(int Sentences, long TargetTokens, double Seconds, IReadOnlyDictionary<string, double> Stages, string Backend)
 {
     public double SentencesPerSecond => Sentences / Seconds;
     public double TokensPerSecond => TargetTokens / Seconds;
@@ -28,16 +28,16 @@ public static class DecodeBenchmark
     {
         shape ??= new BenchmarkShapeForDecoding();
         manual_seed(0);
-        using var model = NewRandomModel(shape.Vocab, device);
-        model.CastForInference(precision);
+        using var model = NewRandomModel(shape.Vocab, device).ForInference(InferenceBackend.Choose(precision, device));
         using var source = randint(4, shape.Vocab, [shape.Sentences, shape.SourceLength], device: device);
         // MinLen above the limit: </s> only at step Steps, so every sentence takes exactly Steps decoder steps.
         var options = new DecodingOptions { Beam = 1, MinLen = int.MaxValue, Uncached = !cached };
         var maxLengths = Enumerable.Repeat(shape.Steps, shape.Sentences).ToArray();
         using var inference = inference_mode();
-        Search.Greedy(model, source.narrow(0, 0, 4), [.. maxLengths.Take(4)], options); // warm-up
+        var decoder = model.ForWorker(get_num_threads()); // this thread, with the command's --threads
+        Search.Greedy(decoder, source.narrow(0, 0, 4), [.. maxLengths.Take(4)], options); // warm-up
         // A few seconds at most: the median of three runs, as the machine may be shared.
-        return Enumerable.Range(0, 3).Select(_ => Time(profile => Search.Greedy(model, source, maxLengths, options, profile).Select(h => h[0]).ToArray()))
+        return Enumerable.Range(0, 3).Select(_ => Time(decoder.Backend, profile => Search.Greedy(decoder, source, maxLengths, options, profile).Select(h => h[0]).ToArray()))
             .OrderBy(m => m.Seconds).ElementAt(1);
     }
 
@@ -68,18 +68,19 @@ public static class DecodeBenchmark
     /// options.Workers of them at a time.
     /// maxLength(sourceLength) bounds each output.
     /// </summary>
-    public static DecodeMeasurement TestSet(ITranslationModel model, IReadOnlyList<int[]> sources, DecodingOptions options, Func<int, int> maxLength, Device device)
+    public static DecodeMeasurement TestSet(IDecodingModel model, IReadOnlyList<int[]> sources, DecodingOptions options, Func<int, int> maxLength, Device device)
     {
         var order = Enumerable.Range(0, sources.Count).Where(i => sources[i].Length > 0).OrderBy(i => sources[i].Length).ToArray();
         var batches = order.Chunk(options.BatchSize).ToArray();
-        return Time(profile =>
+        int workers = Workers.Resolve(options.Workers, device);
+        return Time(model.ForWorker(Workers.ThreadsEach(Math.Min(workers, batches.Length))).Backend, profile =>
         {
             var outputs = new Hypothesis[batches.Length][];
-            Workers.Run(batches.Length, Workers.Resolve(options.Workers, device), b =>
+            Workers.Run(batches.Length, workers, (b, threads) =>
             {
                 using var scope = NewDisposeScope();
                 var source = Batching.Pad(batches[b].Select(i => (int[])[.. sources[i], Vocabulary.EosId]).ToArray(), device);
-                var hypotheses = Search.Decode(model, source, batches[b].Select(i => maxLength(sources[i].Length)).ToArray(), options, profile);
+                var hypotheses = Search.Decode(model.ForWorker(threads), source, batches[b].Select(i => maxLength(sources[i].Length)).ToArray(), options, profile);
                 outputs[b] = hypotheses.Select(h => h[0]).ToArray();
             });
             return outputs.SelectMany(o => o).ToArray();
@@ -87,13 +88,13 @@ public static class DecodeBenchmark
     }
 
     /// <summary>Times one decoding run, which fills in a fresh profile of its stages.</summary>
-    private static DecodeMeasurement Time(Func<DecodeProfile, Hypothesis[]> decode)
+    private static DecodeMeasurement Time(string backend, Func<DecodeProfile, Hypothesis[]> decode)
     {
         var profile = new DecodeProfile();
         var clock = Stopwatch.StartNew();
         var outputs = decode(profile);
         double seconds = clock.Elapsed.TotalSeconds;
-        return new DecodeMeasurement(outputs.Length, outputs.Sum(h => (long)h.Tokens.Length + 1), seconds, profile.Seconds());
+        return new DecodeMeasurement(outputs.Length, outputs.Sum(h => (long)h.Tokens.Length + 1), seconds, profile.Seconds(), backend);
     }
 }
 

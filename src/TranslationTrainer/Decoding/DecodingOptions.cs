@@ -32,13 +32,13 @@ public sealed record DecodingOptions
 
     public void Validate()
     {
-        if (Beam < 1) throw new UserError("--beam must be at least 1");
-        if (BatchSize < 1) throw new UserError("--batch-size must be at least 1");
-        if (Workers < 0) throw new UserError("--workers must not be negative (0 = auto)");
-        if (NBest < 1 || NBest > Beam) throw new UserError($"--nbest must be between 1 and --beam ({Beam})");
-        if (LengthPenaltyStyle is not ("gnmt" or "simple")) throw new UserError($"--length-penalty-style must be gnmt or simple, got '{LengthPenaltyStyle}'");
-        if (NoRepeatNgram < 0) throw new UserError("--no-repeat-ngram must not be negative");
-        if (MaxLenA < 0 || MaxLenB < 0 || MinLen < 0) throw new UserError("--max-len-a, --max-len-b and --min-len must not be negative");
+        if (Beam < 1) throw new UserError("`beam` must be at least 1");
+        if (BatchSize < 1) throw new UserError("`batch-size` must be at least 1");
+        if (Workers < 0) throw new UserError("`workers` must not be negative (0 = auto)");
+        if (NBest < 1 || NBest > Beam) throw new UserError($"`nbest` must be between 1 and `beam` ({Beam})");
+        if (LengthPenaltyStyle is not ("gnmt" or "simple")) throw new UserError($"`length-penalty-style` must be gnmt or simple, got '{LengthPenaltyStyle}'");
+        if (NoRepeatNgram < 0) throw new UserError("`no-repeat-ngram` must not be negative");
+        if (MaxLenA < 0 || MaxLenB < 0 || MinLen < 0) throw new UserError("`max-len-a`, `max-len-b` and `min-len` must not be negative");
     }
 
     /// <summary>The normaliser a hypothesis score is divided by; length counts &lt;/s&gt;.</summary>

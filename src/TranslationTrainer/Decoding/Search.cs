@@ -23,11 +23,11 @@ public static class Search
     /// Decodes a padded source batch (B,S); maxLengths[b] bounds sentence b's output. A benchmark passes `profile` to
     /// learn where the time goes.
     /// </summary>
-    public static List<Hypothesis>[] Decode(ITranslationModel model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null) =>
+    public static List<Hypothesis>[] Decode(IDecodingModel model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null) =>
         options.Beam == 1 ? Greedy(model, source, maxLengths, options, profile) : Beam(model, source, maxLengths, options, profile);
 
     /// <summary>Greedy search; a sentence leaves the batch (and the cache) when it outputs &lt;/s&gt;.</summary>
-    public static List<Hypothesis>[] Greedy(ITranslationModel model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null)
+    public static List<Hypothesis>[] Greedy(IDecodingModel model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null)
     {
         int sentences = (int)source.shape[0];
         var tokens = Enumerable.Range(0, sentences).Select(_ => new List<int>()).ToArray();
@@ -70,7 +70,7 @@ public static class Search
     /// the best 2K continuations per sentence: &lt;/s&gt; among the top K finishes a hypothesis, the best K others
     /// continue. A sentence leaves the batch (and the cache) once it has K finished hypotheses.
     /// </summary>
-    public static List<Hypothesis>[] Beam(ITranslationModel model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null)
+    public static List<Hypothesis>[] Beam(IDecodingModel model, Tensor source, int[] maxLengths, DecodingOptions options, DecodeProfile? profile = null)
     {
         int sentences = (int)source.shape[0], k = options.Beam;
         var results = Enumerable.Range(0, sentences).Select(_ => new List<Hypothesis>()).ToArray();
@@ -169,7 +169,7 @@ public static class Search
             yield return slots[slot] ?? (homeless.Count > 0 ? homeless.Dequeue() : (firstRow + slot, prefixes[firstRow + slot], double.NegativeInfinity));
     }
 
-    private static IDecodingState StartDecoder(ITranslationModel model, Tensor source, DecodingOptions options, DecodeProfile? profile)
+    private static IDecodingState StartDecoder(IDecodingModel model, Tensor source, DecodingOptions options, DecodeProfile? profile)
     {
         using var timer = profile?.Time("encode");
         return model.StartDecoding(model.Encode(source), cached: !options.Uncached);

@@ -28,9 +28,12 @@ public sealed record TranslationResult(string Source, IReadOnlyList<(string Text
 /// Vocabulary + model + search: text in, text out. Lines are sorted by length into batches (less padding), which
 /// <see cref="Workers"/> decode several at a time, and the results are returned in input order.
 /// </summary>
-public sealed class Translator(ITranslationModel model, VocabularyPair vocab, DecodingOptions options, Device device, Action<string>? warn = null)
+public sealed class Translator(IDecodingModel model, VocabularyPair vocab, DecodingOptions options, Device device, Action<string>? warn = null)
 {
     public DecodingOptions Options => options;
+
+    /// <summary>The backend its decoding workers run on when `workers` of them decode at once (bf16-packed on one thread each).</summary>
+    public string WorkerBackend(int workers) => model.ForWorker(Workers.ThreadsEach(workers)).Backend;
 
     /// <summary>Translates a stream of lines chunk by chunk, yielding each chunk's results in order.</summary>
     public IEnumerable<TranslationResult> Translate(IEnumerable<string> lines, int chunkSize)
@@ -80,16 +83,16 @@ public sealed class Translator(ITranslationModel model, VocabularyPair vocab, De
                 results[i] = new TranslationResult(lines[i], [("", 0.0)], options.Alignment ? [] : null) { Attentions = options.AttentionMaps ? [AttentionMap.Empty] : null };
         var order = Enumerable.Range(0, lines.Count).Where(i => results[i] is null).OrderBy(i => encoded[i].Length).ToArray();
         var batches = order.Chunk(options.BatchSize).ToArray();
-        model.Module.eval();
-        Workers.Run(batches.Length, Workers.Resolve(options.Workers, device), b =>
+        Workers.Run(batches.Length, Workers.Resolve(options.Workers, device), (b, threads) =>
         {
             var batch = batches[b];
             using var scope = NewDisposeScope();
             var sourceIds = batch.Select(i => encoded[i]).ToArray();
             var source = Batching.Pad(sourceIds, device);
             var maxLengths = batch.Select(i => options.MaxLength(encoded[i].Length - 1, model.MaxPositions)).ToArray();
-            var hypotheses = Search.Decode(model, source, maxLengths, options);
-            var (alignments, attentions) = options.Alignment || options.AttentionMaps ? ReadAttention(source, sourceIds, hypotheses, options) : (null, null);
+            var decoder = model.ForWorker(threads);
+            var hypotheses = Search.Decode(decoder, source, maxLengths, options);
+            var (alignments, attentions) = options.Alignment || options.AttentionMaps ? ReadAttention(decoder, source, sourceIds, hypotheses, options) : (null, null);
             for (int j = 0; j < batch.Length; j++)
                 results[batch[j]] = new TranslationResult(lines[batch[j]], hypotheses[j].Select(h => (vocab.Target.Decode(h.Tokens), h.Score)).ToList(), alignments?[j])
                     { Attentions = attentions?[j], Subwords = hypotheses[j][0].Tokens.Length };
@@ -101,12 +104,12 @@ public sealed class Translator(ITranslationModel model, VocabularyPair vocab, De
     /// One teacher-forced pass serves both the alignments (of the best hypotheses) and the heat maps (of every
     /// n-best hypothesis, so that a reader can look at any of them).
     /// </summary>
-    private ((int Target, int Source)[][]? Alignments, AttentionMap[][]? Maps) ReadAttention(Tensor source, int[][] sourceIds, List<Hypothesis>[] hypotheses, DecodingOptions options)
+    private ((int Target, int Source)[][]? Alignments, AttentionMap[][]? Maps) ReadAttention(IDecodingModel decoder, Tensor source, int[][] sourceIds, List<Hypothesis>[] hypotheses, DecodingOptions options)
     {
         // Row r of the pass decodes hypothesis forced[r] of sentence rows[r]; each sentence's best comes first.
         int[] rows = options.AttentionMaps ? [.. hypotheses.SelectMany((h, j) => Enumerable.Repeat(j, h.Count))] : [.. Enumerable.Range(0, hypotheses.Length)];
         int[][] forced = options.AttentionMaps ? [.. hypotheses.SelectMany(h => h.Select(x => x.Tokens))] : [.. hypotheses.Select(h => h[0].Tokens)];
-        var weights = Alignment.CrossAttention(model, options.AttentionMaps ? source.index_select(0, tensor(rows.Select(r => (long)r).ToArray(), device: device)) : source, forced);
+        var weights = Alignment.CrossAttention(decoder, options.AttentionMaps ? source.index_select(0, tensor(rows.Select(r => (long)r).ToArray(), device: device)) : source, forced);
         int[] firstRows = [.. Enumerable.Range(0, hypotheses.Length).Select(j => Array.IndexOf(rows, j))];
         var alignments = options.Alignment
             ? Alignment.FromAttention(weights.index_select(0, tensor(firstRows.Select(r => (long)r).ToArray())), [.. sourceIds.Select(ids => ids.Length - 1)], [.. firstRows.Select(r => forced[r])])

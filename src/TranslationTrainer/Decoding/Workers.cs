@@ -19,21 +19,26 @@ public static class Workers
     public static int Resolve(int requested, Device device) =>
         requested > 0 ? requested : device.type == DeviceType.CPU ? get_num_threads() : 1;
 
+    /// <summary>The libtorch threads each of `workers` workers gets: an equal share of this thread's, at least one.</summary>
+    public static int ThreadsEach(int workers) => Math.Max(1, get_num_threads() / Math.Max(1, workers));
+
     /// <summary>
-    /// Runs work(0) … work(items − 1), each item on one worker, in inference mode. With fewer items than workers each
-    /// worker gets more threads (one item: the caller's thread, with all of them). The first failure is rethrown here
-    /// once every worker has stopped.
+    /// Runs work(item, threads) for item 0 … items − 1, each item on one worker, in inference mode; `threads` is the
+    /// worker's libtorch thread count, from which the work picks its backend (a model's ForWorker). With fewer items
+    /// than workers each worker gets more threads (one item: the caller's thread, with all of them). The first failure
+    /// is rethrown here once every worker has stopped.
     /// </summary>
-    public static void Run(int items, int workers, Action<int> work)
+    public static void Run(int items, int workers, Action<int, int> work)
     {
         workers = Math.Clamp(workers, 1, Math.Max(1, items));
         if (workers == 1)
         {
             using var inference = inference_mode();
-            for (int i = 0; i < items; i++) work(i);
+            int callersThreads = get_num_threads();
+            for (int i = 0; i < items; i++) work(i, callersThreads);
             return;
         }
-        int threads = get_num_threads(), threadsEach = Math.Max(1, threads / workers), next = -1;
+        int threads = get_num_threads(), threadsEach = ThreadsEach(workers), next = -1;
         ExceptionDispatchInfo? failure = null;
         var pool = Enumerable.Range(0, workers).Select(_ => new Thread(() =>
         {
@@ -44,7 +49,7 @@ public static class Workers
                 get_num_threads();
                 set_num_threads(threadsEach);
                 using var inference = inference_mode();
-                for (int i; Volatile.Read(ref failure) is null && (i = Interlocked.Increment(ref next)) < items;) work(i);
+                for (int i; Volatile.Read(ref failure) is null && (i = Interlocked.Increment(ref next)) < items;) work(i, threadsEach);
             }
             catch (Exception e)
             {

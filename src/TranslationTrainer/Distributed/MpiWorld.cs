@@ -55,7 +55,7 @@ public sealed class MpiWorld : IWorld
     {
         if (mpich != IntPtr.Zero) return;
         if (!NativeLibrary.TryLoad(MpichLibrary, out mpich))
-            throw new UserError($"MPI: cannot load {MpichLibrary}; install MPICH (apt-get install mpich) or train without --distributed mpi");
+            throw new UserError($"MPI: cannot load {MpichLibrary}; install MPICH (apt-get install mpich) or train without `distributed` mpi");
         NativeLibrary.SetDllImportResolver(typeof(MPI.Environment).Assembly, (name, _, _) => name == "msmpi.dll" ? mpich : IntPtr.Zero);
     }
 
@@ -119,7 +119,7 @@ public sealed class MpiWorld : IWorld
             long since = Interlocked.Read(ref pendingSince);
             if (since == 0 || disposed || Stopwatch.GetElapsedTime(since) < timeout) continue;
             errors.WriteLine($"error: rank {Rank} waited {timeout.TotalMinutes:0.##} minutes for the other ranks in {pendingCall}: "
-                + "a rank died or hangs; aborting the job (--distributed-timeout sets the wait)");
+                + "a rank died or hangs; aborting the job (`distributed-timeout` sets the wait)");
             Abort(1);
         }
     }

@@ -72,7 +72,7 @@ public static class Evaluator
             }
             if (metric is Bleu bleu && bleu.TokenizedPeriodLines(hypotheses) >= Bleu.TokenizedPeriodWarningLines)
                 warnings.Add("That's 100 lines that end in a tokenized period ('.'); it looks like you forgot to detokenize "
-                    + "your test data, which may hurt your score (use --force if it is detokenized)");
+                    + "your test data, which may hurt your score (use `force` if it is detokenized)");
             results.Add(new MetricResult(score, signature, confidence));
         }
         return new EvalReport(results, warnings);

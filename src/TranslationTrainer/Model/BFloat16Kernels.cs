@@ -8,7 +8,7 @@ namespace TranslationTrainer.Model;
 /// <summary>
 /// The bf16 decoding kernels of Model/Native/bf16_kernels.c (AVX512_BF16, one thread), built with this project when a C
 /// compiler is present: the packed matrix multiply behind <see cref="PackedBFloat16"/> and one step's attention over
-/// the bfloat16 cache. Decoding uses them in its workers, where libtorch runs one thread.
+/// the bfloat16 cache. They run on the calling thread alone: decoding gives them to workers with one libtorch thread.
 /// </summary>
 public static unsafe class BFloat16Kernels
 {
@@ -37,7 +37,7 @@ public static unsafe class BFloat16Kernels
     /// </summary>
     public static Tensor? AttendStep(Tensor queries, long queryStride, Tensor keys, Tensor values, int positions, Tensor? padding, double scale)
     {
-        if (!Available || get_num_threads() != 1) return null;
+        if (!Available) return null;
         if (queries.dtype != ScalarType.BFloat16 || keys.dtype != ScalarType.BFloat16 || values.dtype != ScalarType.BFloat16
             || !queries.is_contiguous() || !keys.is_contiguous() || !values.is_contiguous() || (padding is not null && !padding.is_contiguous()))
             return null;

@@ -4,27 +4,21 @@ using static TorchSharp.torch;
 namespace TranslationTrainer.Model;
 
 /// <summary>
-/// What training and search need of a translation model, whatever its architecture (in the spirit of fairseq's
-/// forward_encoder / forward_decoder / reorder_incremental_state and Sockeye's inference model): teacher-forced
-/// logits for the loss; for search, an encoded batch and a decoding state that steps one token per row and reorders
-/// its rows; where the model has it, cross-attention for alignments and heat maps.
+/// What search needs of a model, whatever its architecture (in the spirit of fairseq's forward_encoder /
+/// forward_decoder / reorder_incremental_state and Sockeye's inference model): an encoded batch and a decoding state
+/// that steps one token per row and reorders its rows; where the model has it, cross-attention for alignments and
+/// heat maps. A training model decodes in its training precision; an <see cref="InferenceModel"/> on its backend.
 /// </summary>
-public interface ITranslationModel : IDisposable
+public interface IDecodingModel
 {
     /// <summary>The name a checkpoint header stores and <see cref="ModelArchitecture"/> builds the model from.</summary>
     string Architecture { get; }
 
-    /// <summary>The parameters and the train/eval switch: for the optimiser, checkpoints and averaging.</summary>
-    nn.Module Module { get; }
-
     /// <summary>The longest source or target, in tokens, that the model takes.</summary>
     int MaxPositions { get; }
 
-    /// <summary>The type matrix multiplies run in.</summary>
-    Precision Precision { get; set; }
-
-    /// <summary>Teacher-forced logits: source (B,S) and target input (B,T), &lt;s&gt; first → (B,T,V), float32.</summary>
-    Tensor forward(Tensor source, Tensor targetInput);
+    /// <summary>How its matrix multiplies run: fp32, bf16-libtorch, bf16-mkl or bf16-packed.</summary>
+    string Backend { get; }
 
     /// <summary>Encodes a padded source batch (B,S) once, for the decoding state and for cross-attention.</summary>
     EncodedSource Encode(Tensor source);
@@ -41,8 +35,30 @@ public interface ITranslationModel : IDisposable
     /// </summary>
     Tensor? CrossAttention(EncodedSource encoded, Tensor targetInput);
 
-    /// <summary>Prepares a model for decoding only, in the given precision; such a model is never trained or saved.</summary>
-    void CastForInference(Precision precision);
+    /// <summary>The model a decoding worker with `threads` libtorch threads uses: this one, unless it picks a backend per worker.</summary>
+    IDecodingModel ForWorker(int threads) => this;
+}
+
+/// <summary>
+/// What training needs of a translation model besides search: teacher-forced logits for the loss, the parameters,
+/// the training precision, and the way to a frozen copy for decoding.
+/// </summary>
+public interface ITranslationModel : IDecodingModel, IDisposable
+{
+    /// <summary>The parameters and the train/eval switch: for the optimiser, checkpoints and averaging.</summary>
+    nn.Module Module { get; }
+
+    /// <summary>The type matrix multiplies run in during training (and validation's decoding).</summary>
+    Precision Precision { get; set; }
+
+    /// <summary>Teacher-forced logits: source (B,S) and target input (B,T), &lt;s&gt; first → (B,T,V), float32.</summary>
+    Tensor forward(Tensor source, Tensor targetInput);
+
+    /// <summary>
+    /// Rewrites this model's weights for decoding on `backend` (bfloat16, packed or column-major) and returns the model
+    /// that decodes with them, which owns this one. This model cannot be trained or saved afterwards: its Module throws.
+    /// </summary>
+    InferenceModel ForInference(InferenceBackend backend);
 }
 
 /// <summary>

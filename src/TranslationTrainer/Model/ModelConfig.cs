@@ -25,18 +25,18 @@ public sealed record ModelConfig
     /// <summary>Throws a UserError naming the first option that makes the model impossible.</summary>
     public void Validate()
     {
-        Require(DModel > 0, "--d-model must be positive");
-        Require(Heads > 0, "--heads must be positive");
-        Require(DModel % Heads == 0, $"--d-model ({DModel}) must be divisible by --heads ({Heads})");
-        Require(DModel % 2 == 0, $"--d-model ({DModel}) must be even for sinusoidal positions");
-        Require(FfnSize > 0, "--ffn-size must be positive");
-        Require(EncoderLayers > 0, "--encoder-layers must be at least 1");
-        Require(DecoderLayers > 0, "--decoder-layers must be at least 1");
-        foreach (var (name, p) in new[] { ("--dropout", Dropout), ("--attention-dropout", AttentionDropout), ("--activation-dropout", ActivationDropout) })
+        Require(DModel > 0, "`d-model` must be positive");
+        Require(Heads > 0, "`heads` must be positive");
+        Require(DModel % Heads == 0, $"`d-model` ({DModel}) must be divisible by `heads` ({Heads})");
+        Require(DModel % 2 == 0, $"`d-model` ({DModel}) must be even for sinusoidal positions");
+        Require(FfnSize > 0, "`ffn-size` must be positive");
+        Require(EncoderLayers > 0, "`encoder-layers` must be at least 1");
+        Require(DecoderLayers > 0, "`decoder-layers` must be at least 1");
+        foreach (var (name, p) in new[] { ("`dropout`", Dropout), ("`attention-dropout`", AttentionDropout), ("`activation-dropout`", ActivationDropout) })
             Require(p is >= 0 and < 1, $"{name} must be in [0, 1), got {p}");
-        Require(TieEmbeddings is "all" or "decoder" or "none", $"--tie-embeddings must be all, decoder or none, got '{TieEmbeddings}'");
-        Require(Activation is "relu" or "gelu", $"--activation must be relu or gelu, got '{Activation}'");
-        Require(MaxPositions > 0, "--max-positions must be positive");
+        Require(TieEmbeddings is "all" or "decoder" or "none", $"`tie-embeddings` must be all, decoder or none, got '{TieEmbeddings}'");
+        Require(Activation is "relu" or "gelu", $"`activation` must be relu or gelu, got '{Activation}'");
+        Require(MaxPositions > 0, "`max-positions` must be positive");
     }
 
     private static void Require(bool condition, string message)

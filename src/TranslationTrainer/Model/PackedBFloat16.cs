@@ -6,8 +6,8 @@ namespace TranslationTrainer.Model;
 /// <summary>
 /// A model's bf16 weight matrices packed once for the matrix multiply of <see cref="BFloat16Kernels"/> (AVX512_BF16, one
 /// thread). MKL and oneDNN repack a bf16 weight on every call, which costs as much as the multiply on a decoding
-/// step's few rows (timings in docs/performance.md). It runs only where libtorch has one thread (a decoding worker),
-/// since it cannot share libtorch's thread pool; elsewhere the caller uses MKL.
+/// step's few rows (timings in docs/performance.md). It runs on the calling thread alone, so only decoding workers with
+/// one libtorch thread are given it (the bf16-packed backend, <see cref="InferenceModel.ForWorker"/>).
 /// </summary>
 public sealed unsafe class PackedBFloat16 : IDisposable
 {
@@ -43,12 +43,12 @@ public sealed unsafe class PackedBFloat16 : IDisposable
 
     /// <summary>
     /// x·wᵀ + b, then ReLU if `relu`, in float32 or bfloat16 (`output`), when w is (a block of 16-row groups of) a packed
-    /// weight and libtorch runs one thread here; otherwise false. x (…, K) of any floating type, bias float32 (N) or none.
+    /// weight; otherwise false. x (…, K) of any floating type, bias float32 (N) or none.
     /// </summary>
     public bool TryLinear(Tensor x, Tensor weight, Tensor? bias, out Tensor result, bool relu = false, ScalarType output = ScalarType.Float32)
     {
         result = null!;
-        if (!Packable(weight) || get_num_threads() != 1) return false;
+        if (!Packable(weight)) return false;
         long rows = weight.shape[0], inputs = weight.shape[1];
         if (x.device_type != DeviceType.CPU || x.dim() == 0 || x.shape[^1] != inputs || (bias is not null && bias.numel() != rows)) return false;
         nint start = (nint)Pointer(weight);

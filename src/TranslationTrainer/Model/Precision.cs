@@ -10,51 +10,36 @@ namespace TranslationTrainer.Model;
 /// stay float32 (a weight is cast on use, so its gradient arrives in float32), and LayerNorm, the residual
 /// stream (float32 + bfloat16 promotes to float32), softmax and the loss stay float32. bfloat16 has float32's
 /// exponent range, so gradients neither underflow nor overflow and no loss scaling is needed.
+/// Training runs its matrix multiplies this way; so does validation's decoding (backend fp32 or bf16-libtorch).
 /// </summary>
-public sealed class Precision
+public sealed class Precision : IMatmulPath
 {
     public string Name { get; }
     /// <summary>The type matrix multiplies run in.</summary>
     public ScalarType MatmulType { get; }
 
-    /// <summary>Linears go through MKL's bf16 gemm (float32 results); inference only.</summary>
-    public bool UsesMkl { get; }
-    /// <summary>A decoding model's packed bf16 weights: linears on one thread go through the bf16 kernel (float32 results).</summary>
-    public PackedBFloat16? Packed { get; }
+    /// <summary>The matrix multiplies run in libtorch, cast on use: fp32 or bf16-libtorch.</summary>
+    public string Backend => IsBFloat16 ? InferenceBackend.BFloat16Libtorch.Name : InferenceBackend.Fp32.Name;
 
-    private Precision(string name, ScalarType matmulType, bool usesMkl = false, PackedBFloat16? packed = null)
+    private Precision(string name, ScalarType matmulType)
     {
         Name = name;
         MatmulType = matmulType;
-        UsesMkl = usesMkl;
-        Packed = packed;
     }
 
     public static readonly Precision Float32 = new("fp32", ScalarType.Float32);
     public static readonly Precision BFloat16 = new("bf16", ScalarType.BFloat16);
-    /// <summary>
-    /// bf16 for decoding on a CPU: linears through a model's packed weights (<see cref="PackedBFloat16"/>, where libtorch
-    /// has one thread), else MKL's bf16 gemm if `mkl` (<see cref="MklBFloat16"/>), else libtorch. The first two give
-    /// float32 results that feed LayerNorm and the residual stream directly; attention still multiplies in bfloat16
-    /// over a bfloat16 cache. Made by Transformer.CastForInference, which owns `packed`. No autograd: never for training.
-    /// </summary>
-    public static Precision CpuDecoding(PackedBFloat16? packed, bool mkl) => new("bf16", ScalarType.BFloat16, usesMkl: mkl, packed);
-
     public bool IsBFloat16 => MatmulType == ScalarType.BFloat16;
 
     /// <summary>
-    /// x·wᵀ + b, then ReLU if `relu`, in the matmul type; inputs already of that type (a model cast for decoding) are not
-    /// copied. The result is of the matmul type, or float32 from the packed kernel or MKL; `feedsMatmul` (the result only
-    /// feeds another matrix multiply) lets the packed kernel write it in the matmul type, saving a cast.
+    /// x·wᵀ + b, then ReLU if `relu`, in the matmul type, through libtorch; inputs already of that type (a model prepared
+    /// for inference) are not copied. The result is of the matmul type.
     /// </summary>
     public Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null, bool relu = false, bool feedsMatmul = false)
     {
-        if (Packed is not null && Packed.TryLinear(x, weight, bias, out var packedResult, relu, feedsMatmul ? MatmulType : ScalarType.Float32))
-            return packedResult;
-        var result = UsesMkl ? MklBFloat16.Linear(x, Cast(weight, MatmulType), bias)
-            : x.dtype == MatmulType && weight.dtype == MatmulType && (bias is null || bias.dtype == MatmulType)
-                ? F.linear(x, weight, bias)
-                : F.linear(Cast(x, MatmulType), Cast(weight, MatmulType), bias is null ? null : Cast(bias, MatmulType));
+        var result = x.dtype == MatmulType && weight.dtype == MatmulType && (bias is null || bias.dtype == MatmulType)
+            ? F.linear(x, weight, bias)
+            : F.linear(Cast(x, MatmulType), Cast(weight, MatmulType), bias is null ? null : Cast(bias, MatmulType));
         return relu ? F.relu(result) : result;
     }
 
@@ -69,9 +54,9 @@ public sealed class Precision
     {
         "fp32" => Float32,
         "bf16" => BFloat16Supported(device, cpuFlags) ? BFloat16
-            : throw new UserError("--precision bf16: this CPU has no AVX512_BF16 or AMX instructions, so bfloat16 would be slower than float32; use --precision fp32"),
+            : throw new UserError("`precision` bf16: this CPU has no AVX512_BF16 or AMX instructions, so bfloat16 would be slower than float32; use `precision` fp32"),
         "auto" => BFloat16Supported(device, cpuFlags) ? BFloat16 : Float32,
-        _ => throw new UserError($"--precision must be fp32, bf16 or auto, got '{name}'"),
+        _ => throw new UserError($"`precision` must be fp32, bf16 or auto, got '{name}'"),
     };
 
     /// <summary>CUDA GPUs are trusted to have bf16 (Ampere or newer); a CPU must report AVX512_BF16 or AMX_BF16.</summary>

@@ -13,16 +13,16 @@ public static class TorchRuntime
         return name switch
         {
             "cpu" => CPU,
-            "cuda" => cuda.is_available() ? CUDA : throw new UserError("--device cuda: no CUDA device is available (this build or machine has none); use --device cpu"),
+            "cuda" => cuda.is_available() ? CUDA : throw new UserError("`device` cuda: no CUDA device is available (this build or machine has none); use `device` cpu"),
             "auto" => cuda.is_available() ? CUDA : CPU,
-            _ => throw new UserError($"--device must be auto, cpu or cuda, got '{name}'"),
+            _ => throw new UserError($"`device` must be auto, cpu or cuda, got '{name}'"),
         };
     }
 
     /// <summary>0 means all cores; libtorch otherwise picks its own, often oversubscribing small machines.</summary>
     public static void SetThreads(int threads)
     {
-        if (threads < 0) throw new UserError("--threads must not be negative");
+        if (threads < 0) throw new UserError("`threads` must not be negative");
         set_num_threads(threads == 0 ? Environment.ProcessorCount : threads);
     }
 
@@ -37,7 +37,7 @@ public static class TorchRuntime
         if (RuntimeInformation.ProcessArchitecture != Architecture.X64) return "not used (not x86-64)";
         if (NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), "mkl_serv_intel_cpu_true", out _))
             return "fast (vendor check preloaded)";
-        return IsAmdCpu() ? "generic (AMD CPU; run through scripts/translation-trainer for the fast ones)" : "fast (Intel CPU)";
+        return IsAmdCpu() ? "generic (AMD CPU; the MKL vendor shim is not preloaded)" : "fast (Intel CPU)";
     }
 
     /// <summary>Whether MKL runs its fast kernels here (see MklKernels).</summary>

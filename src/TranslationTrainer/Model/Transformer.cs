@@ -20,8 +20,13 @@ public sealed class Transformer : nn.Module, ITranslationModel
     public int SourceVocabSize { get; }
     public int TargetVocabSize { get; }
     public string Architecture => ArchitectureName;
-    public nn.Module Module => this;
     public int MaxPositions => Config.MaxPositions;
+    public string Backend => Precision.Backend;
+
+    /// <summary>This model as a module, for the optimiser and checkpoints; refused once it was prepared for inference.</summary>
+    public nn.Module Module => preparedForInference
+        ? throw new InvalidOperationException("this model was prepared for inference (ForInference): it cannot be trained or saved")
+        : this;
 
     private readonly Embedding sourceEmbedding;
     private readonly Embedding? targetEmbedding;    // null when all embeddings are tied
@@ -30,17 +35,23 @@ public sealed class Transformer : nn.Module, ITranslationModel
     private readonly ModuleList<DecoderLayer> decoderLayers;
     private readonly LayerNorm? encoderNorm, decoderNorm; // pre-norm stacks end with a LayerNorm
     private readonly double embeddingScale;
-    private Tensor? outputWeightForDecoding;        // set by CastForInference when the output layer is tied
-    private PackedBFloat16? packedWeights;          // set by CastForInference for bf16 on a CPU with AVX512_BF16
+    private Tensor? outputWeightForDecoding;        // set by ForInference when the output layer is tied
+    private PackedBFloat16? packedWeights;          // set by ForInference for bf16 on a CPU with AVX512_BF16
+    private bool preparedForInference;
+    private Precision precision = Precision.Float32;
 
-    /// <summary>The type matrix multiplies run in; parameters stay float32 unless CastForInference was called.</summary>
-    public Precision Precision { get; set; } = Precision.Float32;
+    /// <summary>The type matrix multiplies run in during training; parameters stay float32.</summary>
+    public Precision Precision
+    {
+        get => precision;
+        set => precision = preparedForInference ? throw new InvalidOperationException("a model prepared for inference keeps its backend") : value;
+    }
 
     public Transformer(ModelConfig config, int sourceVocabSize, int targetVocabSize) : base("transformer")
     {
         config.Validate();
         if (config.TieEmbeddings == "all" && sourceVocabSize != targetVocabSize)
-            throw new UserError("--tie-embeddings all needs a joint vocabulary (source and target sizes differ); use decoder or none");
+            throw new UserError("`tie-embeddings` all needs a joint vocabulary (source and target sizes differ); use decoder or none");
         Config = config;
         SourceVocabSize = sourceVocabSize;
         TargetVocabSize = targetVocabSize;
@@ -51,8 +62,8 @@ public sealed class Transformer : nn.Module, ITranslationModel
         targetEmbedding = config.TieEmbeddings == "all" ? null : NewEmbedding(targetVocabSize, d);
         outputProjection = config.TieEmbeddings == "none" ? nn.Linear(d, targetVocabSize, hasBias: false) : null;
         if (outputProjection is not null) nn.init.normal_(outputProjection.weight, 0, Math.Pow(d, -0.5));
-        encoderLayers = nn.ModuleList(Enumerable.Range(0, config.EncoderLayers).Select(i => new EncoderLayer($"encoder{i}", config, () => Precision)).ToArray());
-        decoderLayers = nn.ModuleList(Enumerable.Range(0, config.DecoderLayers).Select(i => new DecoderLayer($"decoder{i}", config, () => Precision)).ToArray());
+        encoderLayers = nn.ModuleList(Enumerable.Range(0, config.EncoderLayers).Select(i => new EncoderLayer($"encoder{i}", config)).ToArray());
+        decoderLayers = nn.ModuleList(Enumerable.Range(0, config.DecoderLayers).Select(i => new DecoderLayer($"decoder{i}", config)).ToArray());
         if (config.PreNorm)
         {
             encoderNorm = nn.LayerNorm(d);
@@ -103,33 +114,46 @@ public sealed class Transformer : nn.Module, ITranslationModel
     {
         long length = tokens.shape[1];
         if (firstPosition + length > Config.MaxPositions)
-            throw new UserError($"sequence of {firstPosition + length} tokens exceeds --max-positions {Config.MaxPositions}");
+            throw new UserError($"sequence of {firstPosition + length} tokens exceeds `max-positions` {Config.MaxPositions}");
         var embedded = embedding.forward(tokens) * embeddingScale;
         // The table stays float32 (Module.to leaves non-persistent buffers alone); a bf16 model reads it cast.
         var x = embedded + get_buffer("positions")!.narrow(0, firstPosition, length).to(embedded.dtype);
         return Dropout.Apply(x, Config.Dropout, training);
     }
 
-    /// <summary>Source tokens (B,S) → encoder output (B,S,d) and the mask of real source positions (B,1,1,S).</summary>
-    public EncodedSource Encode(Tensor source)
+    /// <summary>
+    /// Source tokens (B,S) → encoder output (B,S,d) and the mask of real source positions (B,1,1,S). This method and
+    /// the ones below run their matrix multiplies through `path`, by default the training precision.
+    /// </summary>
+    public EncodedSource Encode(Tensor source, IMatmulPath? path = null)
     {
+        path ??= Precision;
         var keep = source.ne(Vocabulary.PadId).unsqueeze(1).unsqueeze(1);
         var x = Embed(sourceEmbedding, source, 0);
-        foreach (var layer in encoderLayers) x = layer.forward(x, keep);
+        foreach (var layer in encoderLayers) x = layer.forward(path, x, keep);
         return new EncodedSource(encoderNorm?.forward(x) ?? x, keep);
     }
 
+    public EncodedSource Encode(Tensor source) => Encode(source, null);
+
     /// <summary>Teacher-forced decoding of a whole target prefix (B,T) → logits (B,T,V).</summary>
-    public Tensor Decode(Tensor targetInput, Tensor memory, Tensor sourceKeep) => Project(DecoderStates(targetInput, memory, sourceKeep));
+    public Tensor Decode(Tensor targetInput, Tensor memory, Tensor sourceKeep, IMatmulPath? path = null)
+    {
+        path ??= Precision;
+        return Project(path, DecoderStates(path, targetInput, memory, sourceKeep));
+    }
 
     /// <summary>The whole prefix (B,T) recomputed, but only the last position's logits (B,V): decoding without a cache.</summary>
-    public Tensor DecodeLast(Tensor targetInput, Tensor memory, Tensor sourceKeep) =>
-        Project(DecoderStates(targetInput, memory, sourceKeep).select(1, -1));
+    public Tensor DecodeLast(Tensor targetInput, Tensor memory, Tensor sourceKeep, IMatmulPath? path = null)
+    {
+        path ??= Precision;
+        return Project(path, DecoderStates(path, targetInput, memory, sourceKeep).select(1, -1));
+    }
 
-    private Tensor DecoderStates(Tensor targetInput, Tensor memory, Tensor sourceKeep)
+    private Tensor DecoderStates(IMatmulPath path, Tensor targetInput, Tensor memory, Tensor sourceKeep)
     {
         var x = Embed(targetEmbedding ?? sourceEmbedding, targetInput, 0);
-        foreach (var layer in decoderLayers) x = layer.forward(x, memory, sourceKeep);
+        foreach (var layer in decoderLayers) x = layer.forward(path, x, memory, sourceKeep);
         return decoderNorm?.forward(x) ?? x;
     }
 
@@ -138,15 +162,16 @@ public sealed class Transformer : nn.Module, ITranslationModel
     /// heads, (B,T,S): where each target position looked in the source. Computed explicitly (SDPA does not return
     /// weights), so only callers that want alignments pay for it.
     /// </summary>
-    public Tensor LastCrossAttention(Tensor targetInput, Tensor memory, Tensor sourceKeep) =>
-        LastCrossAttentionPerHead(targetInput, memory, sourceKeep).mean([1]);
+    public Tensor LastCrossAttention(Tensor targetInput, Tensor memory, Tensor sourceKeep, IMatmulPath? path = null) =>
+        LastCrossAttentionPerHead(targetInput, memory, sourceKeep, path).mean([1]);
 
     /// <summary>The same pass, one map per head of the last decoder layer: (B,H,T,S), for heat maps.</summary>
-    public Tensor LastCrossAttentionPerHead(Tensor targetInput, Tensor memory, Tensor sourceKeep)
+    public Tensor LastCrossAttentionPerHead(Tensor targetInput, Tensor memory, Tensor sourceKeep, IMatmulPath? path = null)
     {
+        path ??= Precision;
         var x = Embed(targetEmbedding ?? sourceEmbedding, targetInput, 0);
-        for (int i = 0; i < decoderLayers.Count - 1; i++) x = decoderLayers[i].forward(x, memory, sourceKeep);
-        return decoderLayers[decoderLayers.Count - 1].CrossAttentionWeights(x, memory, sourceKeep);
+        for (int i = 0; i < decoderLayers.Count - 1; i++) x = decoderLayers[i].forward(path, x, memory, sourceKeep);
+        return decoderLayers[decoderLayers.Count - 1].CrossAttentionWeights(path, x, memory, sourceKeep);
     }
 
     public Tensor? CrossAttention(EncodedSource encoded, Tensor targetInput) =>
@@ -158,74 +183,89 @@ public sealed class Transformer : nn.Module, ITranslationModel
         return Decode(targetInput, memory, keep);
     }
 
-    public IDecodingState StartDecoding(EncodedSource encoded, bool cached) =>
+    public IDecodingState StartDecoding(EncodedSource encoded, bool cached) => StartDecoding(encoded, cached, Precision);
+
+    /// <summary>Incremental decoding whose steps run their matrix multiplies through `path`.</summary>
+    internal IDecodingState StartDecoding(EncodedSource encoded, bool cached, IMatmulPath path) =>
         cached
-            ? new CachedTransformerDecoding(this, StartDecoding(encoded.Memory, encoded.SourceKeep))
-            : new RecomputingTransformerDecoding(this, encoded.Memory, encoded.SourceKeep);
+            ? new CachedTransformerDecoding(this, StartDecoding(encoded.Memory, encoded.SourceKeep, path), path)
+            : new RecomputingTransformerDecoding(this, encoded.Memory, encoded.SourceKeep, path);
 
     /// <summary>Prepares incremental decoding: encoder keys/values are projected once here.</summary>
-    public DecoderCache StartDecoding(Tensor memory, Tensor sourceKeep)
+    public DecoderCache StartDecoding(Tensor memory, Tensor sourceKeep, IMatmulPath? path = null)
     {
+        path ??= Precision;
         // Contiguous, because a step's matmuls over a strided view copy it first.
-        var projected = decoderLayers.Select(layer => layer.ProjectMemory(memory)).ToArray();
+        var projected = decoderLayers.Select(layer => layer.ProjectMemory(path, memory)).ToArray();
         return new DecoderCache(projected.Select(p => p.Keys.contiguous()).ToArray(), projected.Select(p => p.Values.contiguous()).ToArray(), sourceKeep);
     }
 
     /// <summary>Feeds one token per row (B) at position cache.Length and returns the next-token logits (B,V).</summary>
-    public Tensor DecodeStep(Tensor lastTokens, DecoderCache cache)
+    public Tensor DecodeStep(Tensor lastTokens, DecoderCache cache, IMatmulPath? path = null)
     {
+        path ??= Precision;
         var x = Embed(targetEmbedding ?? sourceEmbedding, lastTokens.unsqueeze(1), cache.Length);
         for (int i = 0; i < decoderLayers.Count; i++)
-            x = decoderLayers[i].Step(x, cache.Layers[i], cache.MemoryKeys[i], cache.MemoryValues[i], cache.SourcePadding);
+            x = decoderLayers[i].Step(path, x, cache.Layers[i], cache.MemoryKeys[i], cache.MemoryValues[i], cache.SourcePadding);
         cache.Length++;
-        return Project(decoderNorm?.forward(x) ?? x).squeeze(1);
+        return Project(path, decoderNorm?.forward(x) ?? x).squeeze(1);
     }
 
     /// <summary>Logits in float32 whatever the precision: log-softmax and the loss need its accuracy.</summary>
-    private Tensor Project(Tensor x) =>
-        Precision.Cast(Precision.Linear(x, outputProjection?.weight ?? outputWeightForDecoding ?? (targetEmbedding ?? sourceEmbedding).weight!), float32);
+    private Tensor Project(IMatmulPath path, Tensor x) =>
+        Precision.Cast(path.Linear(x, outputProjection?.weight ?? outputWeightForDecoding ?? (targetEmbedding ?? sourceEmbedding).weight!), float32);
 
     /// <summary>
-    /// For decoding only: with bf16, casts the matrices to bfloat16 once, so steps copy no weights (LayerNorm, biases,
+    /// For decoding only, on `backend`: with bf16, casts the matrices to bfloat16 once, so steps copy no weights (LayerNorm, biases,
     /// embeddings and the residual stream stay float32, as in training; the attention cache is bfloat16), and on a CPU
-    /// packs them for the bf16 kernel (<see cref="PackedBFloat16"/>) and switches the other linears to
-    /// <see cref="MklBFloat16"/> where MKL is fast; with fp32, lays the weights out for small
-    /// matrix multiplies. A model prepared this way is never trained or saved: checkpoints stay float32.
+    /// with the kernel also packs them for bf16-packed (<see cref="PackedBFloat16"/>); with fp32, lays the weights out
+    /// for small matrix multiplies. Checkpoints stay float32: this model refuses training and saving afterwards.
     /// </summary>
-    public void CastForInference(Precision precision)
+    public InferenceModel ForInference(InferenceBackend backend)
     {
-        outputWeightForDecoding?.Dispose();
-        outputWeightForDecoding = null;
-        packedWeights?.Dispose();
-        packedWeights = null;
-        using var noGrad = no_grad();
-        var tableForOutput = outputProjection is null ? (targetEmbedding ?? sourceEmbedding).weight! : null;
-        if (precision.IsBFloat16)
+        if (preparedForInference) throw new InvalidOperationException("this model was already prepared for inference");
+        long parameterCount = parameters().Sum(p => p.numel());
+        eval();
+        using (no_grad())
         {
-            foreach (var linear in modules().OfType<Linear>())
-                linear.weight = new Parameter(linear.weight.to(bfloat16), requires_grad: false);
-            outputWeightForDecoding = tableForOutput?.to(bfloat16).DetachFromDisposeScope();
-            bool onCpu = sourceEmbedding.weight!.device_type == DeviceType.CPU;
-            if (onCpu && PackedBFloat16.Available)
+            var tableForOutput = outputProjection is null ? (targetEmbedding ?? sourceEmbedding).weight! : null;
+            if (backend.Precision.IsBFloat16)
             {
-                packedWeights = new PackedBFloat16();
-                foreach (var weight in modules().OfType<Linear>().Select(l => l.weight).Append(outputWeightForDecoding))
-                    if (weight is not null && PackedBFloat16.Packable(weight)) packedWeights.Add(weight);
+                foreach (var linear in modules().OfType<Linear>())
+                    linear.weight = new Parameter(linear.weight.to(bfloat16), requires_grad: false);
+                outputWeightForDecoding = tableForOutput?.to(bfloat16).DetachFromDisposeScope();
+                if (sourceEmbedding.weight!.device_type == DeviceType.CPU && PackedBFloat16.Available)
+                {
+                    packedWeights = new PackedBFloat16();
+                    foreach (var weight in modules().OfType<Linear>().Select(l => l.weight).Append(outputWeightForDecoding))
+                        if (weight is not null && PackedBFloat16.Packable(weight)) packedWeights.Add(weight);
+                }
             }
-            bool mkl = onCpu && MklBFloat16.Fast;
-            Precision = packedWeights is null && !mkl ? precision : Precision.CpuDecoding(packedWeights, mkl);
-            return;
+            else
+            {
+                // float32 weights stored column-major (same values and shape): F.linear computes x·Wᵀ, and MKL multiplies a
+                // contiguous Wᵀ much faster on a decoding step's few rows (docs/performance.md, "bfloat16").
+                foreach (var linear in modules().OfType<Linear>())
+                    linear.weight = new Parameter(ColumnMajor(linear.weight), requires_grad: false);
+                // A tied output layer shares the embedding table, whose lookups want it row-major: the output gets a copy.
+                if (tableForOutput is not null) outputWeightForDecoding = ColumnMajor(tableForOutput).DetachFromDisposeScope();
+            }
         }
-        Precision = precision;
-        // float32 weights stored column-major (same values and shape): F.linear computes x·Wᵀ, and MKL multiplies a
-        // contiguous Wᵀ much faster on a decoding step's few rows (docs/performance.md, "bfloat16").
-        foreach (var linear in modules().OfType<Linear>())
-            linear.weight = new Parameter(ColumnMajor(linear.weight), requires_grad: false);
-        // A tied output layer shares the embedding table, whose lookups want it row-major: the output gets a copy.
-        if (tableForOutput is not null) outputWeightForDecoding = ColumnMajor(tableForOutput).DetachFromDisposeScope();
+        preparedForInference = true;
+        IMatmulPath path = backend == InferenceBackend.BFloat16Mkl ? new MklPath() : backend.Precision;
+        // The packed kernel runs on one thread and cannot share libtorch's: only one-thread workers get it (InferenceModel.ForWorker).
+        var packed = packedWeights is null ? null : new TransformerInference(this, new PackedPath(packedWeights, path));
+        return new InferenceModel(this, new TransformerInference(this, path), packed, parameterCount);
     }
 
     private static Tensor ColumnMajor(Tensor matrix) => matrix.t().contiguous().t();
+
+    /// <summary>train() is refused on a model prepared for inference; eval() is not.</summary>
+    public override void train(bool train = true)
+    {
+        if (train && preparedForInference) throw new InvalidOperationException("this model was prepared for inference (ForInference): it cannot be trained");
+        base.train(train);
+    }
 
     protected override void Dispose(bool disposing)
     {
@@ -252,12 +292,9 @@ public sealed class FeedForward : nn.Module
     private readonly Linear inner, outer;
     private readonly ModelConfig config;
 
-    private readonly Func<Precision> precision;
-
-    public FeedForward(string name, ModelConfig config, Func<Precision> precision) : base(name)
+    public FeedForward(string name, ModelConfig config) : base(name)
     {
         this.config = config;
-        this.precision = precision;
         inner = nn.Linear(config.DModel, config.FfnSize);
         outer = nn.Linear(config.FfnSize, config.DModel);
         RegisterComponents();
@@ -268,12 +305,12 @@ public sealed class FeedForward : nn.Module
         }
     }
 
-    public Tensor forward(Tensor x)
+    public Tensor forward(IMatmulPath path, Tensor x)
     {
         var h = config.Activation == "gelu"
-            ? F.gelu(precision().Linear(x, inner.weight, inner.bias))
-            : precision().Linear(x, inner.weight, inner.bias, relu: true, feedsMatmul: true);
-        return precision().Linear(Dropout.Apply(h, config.ActivationDropout, training), outer.weight, outer.bias);
+            ? F.gelu(path.Linear(x, inner.weight, inner.bias))
+            : path.Linear(x, inner.weight, inner.bias, relu: true, feedsMatmul: true);
+        return path.Linear(Dropout.Apply(h, config.ActivationDropout, training), outer.weight, outer.bias);
     }
 }
 
@@ -284,20 +321,20 @@ public sealed class EncoderLayer : nn.Module
     private readonly LayerNorm selfAttentionNorm, feedForwardNorm;
     private readonly ModelConfig config;
 
-    public EncoderLayer(string name, ModelConfig config, Func<Precision> precision) : base(name)
+    public EncoderLayer(string name, ModelConfig config) : base(name)
     {
         this.config = config;
-        selfAttention = new MultiHeadAttention("self_attention", config.DModel, config.Heads, config.AttentionDropout, precision);
-        feedForward = new FeedForward("feed_forward", config, precision);
+        selfAttention = new MultiHeadAttention("self_attention", config.DModel, config.Heads, config.AttentionDropout);
+        feedForward = new FeedForward("feed_forward", config);
         selfAttentionNorm = nn.LayerNorm(config.DModel);
         feedForwardNorm = nn.LayerNorm(config.DModel);
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x, Tensor sourceKeep)
+    public Tensor forward(IMatmulPath path, Tensor x, Tensor sourceKeep)
     {
-        x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttend(h, sourceKeep, causal: false));
-        return Residual.Apply(x, feedForwardNorm, config.PreNorm, config.Dropout, training, feedForward.forward);
+        x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttend(path, h, sourceKeep, causal: false));
+        return Residual.Apply(x, feedForwardNorm, config.PreNorm, config.Dropout, training, h => feedForward.forward(path, h));
     }
 }
 
@@ -308,46 +345,46 @@ public sealed class DecoderLayer : nn.Module
     private readonly LayerNorm selfAttentionNorm, crossAttentionNorm, feedForwardNorm;
     private readonly ModelConfig config;
 
-    public DecoderLayer(string name, ModelConfig config, Func<Precision> precision) : base(name)
+    public DecoderLayer(string name, ModelConfig config) : base(name)
     {
         this.config = config;
-        selfAttention = new MultiHeadAttention("self_attention", config.DModel, config.Heads, config.AttentionDropout, precision);
-        crossAttention = new MultiHeadAttention("cross_attention", config.DModel, config.Heads, config.AttentionDropout, precision);
-        feedForward = new FeedForward("feed_forward", config, precision);
+        selfAttention = new MultiHeadAttention("self_attention", config.DModel, config.Heads, config.AttentionDropout);
+        crossAttention = new MultiHeadAttention("cross_attention", config.DModel, config.Heads, config.AttentionDropout);
+        feedForward = new FeedForward("feed_forward", config);
         selfAttentionNorm = nn.LayerNorm(config.DModel);
         crossAttentionNorm = nn.LayerNorm(config.DModel);
         feedForwardNorm = nn.LayerNorm(config.DModel);
         RegisterComponents();
     }
 
-    public (Tensor Keys, Tensor Values) ProjectMemory(Tensor memory) => crossAttention.ProjectMemory(memory);
+    public (Tensor Keys, Tensor Values) ProjectMemory(IMatmulPath path, Tensor memory) => crossAttention.ProjectMemory(path, memory);
 
     /// <summary>Whole-prefix pass: the causal mask keeps each position from seeing later ones.</summary>
-    public Tensor forward(Tensor x, Tensor memory, Tensor sourceKeep)
+    public Tensor forward(IMatmulPath path, Tensor x, Tensor memory, Tensor sourceKeep)
     {
-        var (keys, values) = crossAttention.ProjectMemory(memory);
-        x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttend(h, null, causal: true));
-        return CrossAndFeedForward(x, h => crossAttention.CrossAttend(h, keys, values, sourceKeep));
+        var (keys, values) = crossAttention.ProjectMemory(path, memory);
+        x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttend(path, h, null, causal: true));
+        return CrossAndFeedForward(path, x, h => crossAttention.CrossAttend(path, h, keys, values, sourceKeep));
     }
 
     /// <summary>One new position: its self-attention sees the cached prefix, which is causal by construction.</summary>
-    public Tensor Step(Tensor x, LayerCache cache, Tensor memoryKeys, Tensor memoryValues, Tensor sourcePadding)
+    public Tensor Step(IMatmulPath path, Tensor x, LayerCache cache, Tensor memoryKeys, Tensor memoryValues, Tensor sourcePadding)
     {
-        x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttendStep(h, cache));
-        return CrossAndFeedForward(x, h => crossAttention.CrossAttendStep(h, memoryKeys, memoryValues, sourcePadding));
+        x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttendStep(path, h, cache));
+        return CrossAndFeedForward(path, x, h => crossAttention.CrossAttendStep(path, h, memoryKeys, memoryValues, sourcePadding));
     }
 
     /// <summary>The cross-attention weights (B,H,T,S), one map per head, that forward would use.</summary>
-    public Tensor CrossAttentionWeights(Tensor x, Tensor memory, Tensor sourceKeep)
+    public Tensor CrossAttentionWeights(IMatmulPath path, Tensor x, Tensor memory, Tensor sourceKeep)
     {
-        x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttend(h, null, causal: true));
-        var (keys, _) = crossAttention.ProjectMemory(memory);
-        return crossAttention.AttentionWeightsPerHead(config.PreNorm ? crossAttentionNorm.forward(x) : x, keys, sourceKeep);
+        x = Residual.Apply(x, selfAttentionNorm, config.PreNorm, config.Dropout, training, h => selfAttention.SelfAttend(path, h, null, causal: true));
+        var (keys, _) = crossAttention.ProjectMemory(path, memory);
+        return crossAttention.AttentionWeightsPerHead(path, config.PreNorm ? crossAttentionNorm.forward(x) : x, keys, sourceKeep);
     }
 
-    private Tensor CrossAndFeedForward(Tensor x, Func<Tensor, Tensor> crossAttend)
+    private Tensor CrossAndFeedForward(IMatmulPath path, Tensor x, Func<Tensor, Tensor> crossAttend)
     {
         x = Residual.Apply(x, crossAttentionNorm, config.PreNorm, config.Dropout, training, crossAttend);
-        return Residual.Apply(x, feedForwardNorm, config.PreNorm, config.Dropout, training, feedForward.forward);
+        return Residual.Apply(x, feedForwardNorm, config.PreNorm, config.Dropout, training, h => feedForward.forward(path, h));
     }
 }

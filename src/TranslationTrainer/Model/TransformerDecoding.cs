@@ -2,10 +2,42 @@ using static TorchSharp.torch;
 
 namespace TranslationTrainer.Model;
 
-/// <summary>The Transformer's incremental step with its keys and values kept in a <see cref="DecoderCache"/>.</summary>
-internal sealed class CachedTransformerDecoding(Transformer model, DecoderCache cache) : IDecodingState
+/// <summary>
+/// A Transformer prepared for inference, decoding with one backend's matrix multiplies (`path`); made by
+/// <see cref="Transformer.ForInference"/>. Its Transformer-only methods are for `benchmark decode` and the tests.
+/// </summary>
+public sealed class TransformerInference : IDecodingModel
 {
-    public Tensor Step(Tensor lastTokens) => model.DecodeStep(lastTokens, cache);
+    private readonly Transformer model;
+
+    internal TransformerInference(Transformer model, IMatmulPath path)
+    {
+        this.model = model;
+        Path = path;
+    }
+
+    public IMatmulPath Path { get; }
+    public string Architecture => model.Architecture;
+    public int MaxPositions => model.MaxPositions;
+    public string Backend => Path.Backend;
+
+    public EncodedSource Encode(Tensor source) => model.Encode(source, Path);
+    public IDecodingState StartDecoding(EncodedSource encoded, bool cached) => model.StartDecoding(encoded, cached, Path);
+    public Tensor? CrossAttention(EncodedSource encoded, Tensor targetInput) =>
+        model.LastCrossAttentionPerHead(targetInput, encoded.Memory, encoded.SourceKeep, Path);
+
+    /// <summary>Teacher-forced logits (B,T,V) of a whole target prefix.</summary>
+    public Tensor Decode(Tensor targetInput, EncodedSource encoded) => model.Decode(targetInput, encoded.Memory, encoded.SourceKeep, Path);
+
+    /// <summary>The cache incremental decoding keeps, and one step over it (the cached decoding state, opened up).</summary>
+    public DecoderCache StartCache(EncodedSource encoded) => model.StartDecoding(encoded.Memory, encoded.SourceKeep, Path);
+    public Tensor DecodeStep(Tensor lastTokens, DecoderCache cache) => model.DecodeStep(lastTokens, cache, Path);
+}
+
+/// <summary>The Transformer's incremental step with its keys and values kept in a <see cref="DecoderCache"/>.</summary>
+internal sealed class CachedTransformerDecoding(Transformer model, DecoderCache cache, IMatmulPath path) : IDecodingState
+{
+    public Tensor Step(Tensor lastTokens) => model.DecodeStep(lastTokens, cache, path);
     public void Reorder(long[] rows, long[]? sources) => cache.Reorder(rows, sources);
     public void Dispose() => cache.Dispose();
 }
@@ -17,12 +49,14 @@ internal sealed class CachedTransformerDecoding(Transformer model, DecoderCache 
 internal sealed class RecomputingTransformerDecoding : IDecodingState
 {
     private readonly Transformer model;
+    private readonly IMatmulPath path;
     private Tensor memory, sourceKeep;
     private Tensor? prefix;
 
-    public RecomputingTransformerDecoding(Transformer model, Tensor memory, Tensor sourceKeep)
+    public RecomputingTransformerDecoding(Transformer model, Tensor memory, Tensor sourceKeep, IMatmulPath path)
     {
         this.model = model;
+        this.path = path;
         this.memory = memory.DetachFromDisposeScope();
         this.sourceKeep = sourceKeep.DetachFromDisposeScope();
     }
@@ -31,7 +65,7 @@ internal sealed class RecomputingTransformerDecoding : IDecodingState
     {
         var next = lastTokens.unsqueeze(1);
         Replace(ref prefix!, prefix is null ? next.clone() : cat([prefix, next], 1));
-        return model.DecodeLast(prefix, memory, sourceKeep); // like the reference: m.out(h[:, -1])
+        return model.DecodeLast(prefix, memory, sourceKeep, path); // like the reference: m.out(h[:, -1])
     }
 
     public void Reorder(long[] rows, long[]? sources)

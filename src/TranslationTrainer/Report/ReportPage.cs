@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using TranslationTrainer.Evaluation;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Report;
 

@@ -5,6 +5,7 @@ using TranslationTrainer.Decoding;
 using TranslationTrainer.Evaluation;
 using TranslationTrainer.Training;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Report;
 
@@ -59,9 +60,9 @@ public static class RunReport
     {
         var content = Build(request);
         var output = request.Output ?? Path.Combine(request.RunDir, DefaultDirectory);
-        if (File.Exists(output)) throw new UserError($"--output {output}: is a file, expected a directory");
+        if (File.Exists(output)) throw new UserError($"`output` {output}: is a file, expected a directory");
         var parent = Path.GetDirectoryName(Path.GetFullPath(output))!;
-        if (!Directory.Exists(parent)) throw new UserError($"--output {output}: directory {parent} does not exist");
+        if (!Directory.Exists(parent)) throw new UserError($"`output` {output}: directory {parent} does not exist");
         Directory.CreateDirectory(output);
         var images = Images(content).ToList();
         foreach (var image in images) AtomicFile.Write(Path.Combine(output, image.File), stream => stream.Write(image.Png));
@@ -92,15 +93,15 @@ public static class RunReport
         var metricsPath = Path.Combine(runDir, RunDirectory.Metrics);
         TextFile.RequireFile(metricsPath, "metrics file");
         var metrics = MetricsFile.Read(metricsPath);
-        if (metrics.Count == 0) throw new UserError($"{metricsPath}: no metrics logged yet (see --log-every)");
+        if (metrics.Count == 0) throw new UserError($"{metricsPath}: no metrics logged yet (see `log-every`)");
         var test = ReadTestSet(request);
-        if (request.AttentionSentences < 0) throw new UserError("--attention-sentences must not be negative");
+        if (request.AttentionSentences < 0) throw new UserError("`attention-sentences` must not be negative");
         request.Decoding.Validate();
         var checkpointPath = Checkpoint.ResolvePath(request.Checkpoint ?? runDir);
         var header = Checkpoint.ReadHeader(checkpointPath);
         var (model, vocab) = ModelLoader.LoadModel(checkpointPath, request.Vocab ?? Path.Combine(runDir, RunDirectory.Vocab), request.Device, request.Precision);
         using var _ = model;
-        long parameters = model.Module.parameters().Sum(p => p.numel());
+        long parameters = model.Parameters;
 
         TestSection? testSection = null;
         if (test is { } t)
@@ -123,15 +124,15 @@ public static class RunReport
     private static TestSet? ReadTestSet(ReportRequest request)
     {
         if (request.TestSrc is null && request.TestRef is null) return null;
-        if (request.TestSrc is null || request.TestRef is null) throw new UserError("--test-src and --test-ref go together: give both or neither");
-        if (request.MaxSentences < 0) throw new UserError("--max-sentences must not be negative");
+        if (request.TestSrc is null || request.TestRef is null) throw new UserError("`test-src` and `test-ref` go together: give both or neither");
+        if (request.MaxSentences < 0) throw new UserError("`max-sentences` must not be negative");
         TextFile.RequireFile(request.TestSrc, "test source file");
         TextFile.RequireFile(request.TestRef, "test reference file");
         var sources = TextFile.ReadLines(request.TestSrc).ToList();
         var references = TextFile.ReadLines(request.TestRef).ToList();
         if (sources.Count != references.Count)
-            throw new UserError($"--test-src {request.TestSrc} has {sources.Count} lines but --test-ref {request.TestRef} has {references.Count}");
-        if (sources.Count == 0) throw new UserError($"--test-src {request.TestSrc}: no sentences");
+            throw new UserError($"`test-src` {request.TestSrc} has {sources.Count} lines but `test-ref` {request.TestRef} has {references.Count}");
+        if (sources.Count == 0) throw new UserError($"`test-src` {request.TestSrc}: no sentences");
         int kept = request.MaxSentences == 0 ? sources.Count : Math.Min(request.MaxSentences, sources.Count);
         return new TestSet(request.TestSrc, request.TestRef, sources[..kept], references[..kept], sources.Count);
     }

@@ -41,7 +41,7 @@ public sealed class BatchingTranslator : IDisposable
         // Workers.Run blocks until every worker has stopped, so it gets a thread of its own.
         pool = new Thread(() =>
         {
-            try { Decoding.Workers.Run(workers, workers, _ => Work()); }
+            try { Decoding.Workers.Run(workers, workers, (_, _) => Work()); }
             catch (Exception e) { failure = e; }
         }) { Name = "serve batching", IsBackground = true };
         pool.Start();

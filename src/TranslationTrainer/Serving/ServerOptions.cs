@@ -31,17 +31,17 @@ public sealed record ServerOptions
 
     public void Validate()
     {
-        if (Port is < 0 or > 65535) throw new UserError($"--port must be between 0 and 65535, got {Port}");
-        if (BatchWaitMs < 0) throw new UserError("--batch-wait-ms must not be negative");
-        if (MaxBatchTokens < 1) throw new UserError("--max-batch-tokens must be at least 1");
-        if (MaxQueue < 1) throw new UserError("--max-queue must be at least 1");
-        if (MaxBodyBytes < 1) throw new UserError("--max-body-bytes must be at least 1");
-        if (MaxSentences < 1) throw new UserError("--max-sentences must be at least 1");
-        if (MaxCharacters < 1) throw new UserError("--max-characters must be at least 1");
-        if (MaxAlternatives < 0) throw new UserError("--max-alternatives must not be negative");
-        if (MaxBeam < 1) throw new UserError("--max-beam must be at least 1");
-        if (RequestTimeoutSeconds <= 0) throw new UserError("--request-timeout must be positive");
-        if (ApiKey is "") throw new UserError("--api-key must not be empty");
-        if (SourceLanguage == "" || TargetLanguage == "") throw new UserError("--source-lang and --target-lang must not be empty");
+        if (Port is < 0 or > 65535) throw new UserError($"`port` must be between 0 and 65535, got {Port}");
+        if (BatchWaitMs < 0) throw new UserError("`batch-wait-ms` must not be negative");
+        if (MaxBatchTokens < 1) throw new UserError("`max-batch-tokens` must be at least 1");
+        if (MaxQueue < 1) throw new UserError("`max-queue` must be at least 1");
+        if (MaxBodyBytes < 1) throw new UserError("`max-body-bytes` must be at least 1");
+        if (MaxSentences < 1) throw new UserError("`max-sentences` must be at least 1");
+        if (MaxCharacters < 1) throw new UserError("`max-characters` must be at least 1");
+        if (MaxAlternatives < 0) throw new UserError("`max-alternatives` must not be negative");
+        if (MaxBeam < 1) throw new UserError("`max-beam` must be at least 1");
+        if (RequestTimeoutSeconds <= 0) throw new UserError("`request-timeout` must be positive");
+        if (ApiKey is "") throw new UserError("`api-key` must not be empty");
+        if (SourceLanguage == "" || TargetLanguage == "") throw new UserError("`source-lang` and `target-lang` must not be empty");
     }
 }

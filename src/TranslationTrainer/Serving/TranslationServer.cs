@@ -63,7 +63,7 @@ public sealed class TranslationServer : IAsyncDisposable
             kestrel.AddServerHeader = false;
             if (options.Host == "localhost") kestrel.ListenLocalhost(options.Port);
             else if (IPAddress.TryParse(options.Host, out var address)) kestrel.Listen(address, options.Port);
-            else throw new UserError($"--host must be an IP address or localhost, got '{options.Host}'");
+            else throw new UserError($"`host` must be an IP address or localhost, got '{options.Host}'");
         });
         var server = new TranslationServer(builder.Build(), options, log);
         server.MapEndpoints();

@@ -30,9 +30,9 @@ public static class BpeLearner
         pieces.AddRange(alphabet);
         if (options.VocabSize < pieces.Count)
         {
-            throw new UserError($"--vocab-size {options.VocabSize} is smaller than the alphabet: {pieces.Count} pieces "
+            throw new UserError($"`vocab-size` {options.VocabSize} is smaller than the alphabet: {pieces.Count} pieces "
                 + $"(4 special{(options.ByteFallback ? " + 256 byte" : "")} + {alphabet.Count} characters); "
-                + "raise it or lower --character-coverage");
+                + "raise it or lower `character-coverage`");
         }
 
         var symbolWords = words.Select((w, i) => ((IReadOnlyList<string>)Runes(w), counts[i]));
@@ -69,15 +69,15 @@ public static class BpeLearner
     {
         if (options.VocabSize < 1)
         {
-            throw new UserError($"--vocab-size must be positive (got {options.VocabSize})");
+            throw new UserError($"`vocab-size` must be positive (got {options.VocabSize})");
         }
         if (options.MinFrequency < 1)
         {
-            throw new UserError($"--min-frequency must be at least 1 (got {options.MinFrequency})");
+            throw new UserError($"`min-frequency` must be at least 1 (got {options.MinFrequency})");
         }
         if (!(options.CharacterCoverage > 0 && options.CharacterCoverage <= 1))
         {
-            throw new UserError($"--character-coverage must be in (0, 1] (got {options.CharacterCoverage})");
+            throw new UserError($"`character-coverage` must be in (0, 1] (got {options.CharacterCoverage})");
         }
     }
 

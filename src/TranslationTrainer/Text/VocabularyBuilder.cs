@@ -18,7 +18,7 @@ public static class VocabularyBuilder
         string output = Path.GetFullPath(request.Output);
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any() && !request.Overwrite)
         {
-            throw new UserError($"{request.Output}: already exists and is not empty (use --force to replace it)");
+            throw new UserError($"{request.Output}: already exists and is not empty (use `force` to replace it)");
         }
         if (File.Exists(output))
         {

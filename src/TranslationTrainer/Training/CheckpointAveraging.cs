@@ -1,5 +1,6 @@
 using TranslationTrainer.Model;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
 
@@ -12,13 +13,13 @@ public static class CheckpointAveraging
     /// <summary>The last <paramref name="count"/> interval checkpoints (checkpoint_&lt;update&gt;.pt) of a run directory, oldest first.</summary>
     public static List<string> LastIntervalCheckpoints(string runDir, int count)
     {
-        if (count < 1) throw new UserError($"--last must be at least 1, got {count}");
+        if (count < 1) throw new UserError($"`last` must be at least 1, got {count}");
         if (!Directory.Exists(runDir)) throw new UserError($"{runDir}: run directory not found");
         var available = Trainer.IntervalCheckpoints(runDir);
         if (available.Count == 0)
-            throw new UserError($"{runDir}: no interval checkpoints (checkpoint_<update>.pt); they are written at each validation, see --keep-last");
+            throw new UserError($"{runDir}: no interval checkpoints (checkpoint_<update>.pt); they are written at each validation, see `keep-last`");
         if (count > available.Count)
-            throw new UserError($"--last {count}, but {runDir} holds only {available.Count} interval checkpoint{(available.Count == 1 ? "" : "s")} (updates {string.Join(", ", available.Select(c => c.Update))})");
+            throw new UserError($"`last` {count}, but {runDir} holds only {available.Count} interval checkpoint{(available.Count == 1 ? "" : "s")} (updates {string.Join(", ", available.Select(c => c.Update))})");
         return available.TakeLast(count).Select(c => c.Path).ToList();
     }
 
@@ -27,7 +28,7 @@ public static class CheckpointAveraging
     {
         if (inputs.Count == 0) throw new UserError("no checkpoints to average");
         var directory = Path.GetDirectoryName(Path.GetFullPath(output))!;
-        if (!Directory.Exists(directory)) throw new UserError($"--output {output}: directory {directory} does not exist");
+        if (!Directory.Exists(directory)) throw new UserError($"`output` {output}: directory {directory} does not exist");
         var headers = inputs.Select(Checkpoint.ReadHeader).ToList();
         var first = headers[0];
         for (int i = 1; i < inputs.Count; i++)

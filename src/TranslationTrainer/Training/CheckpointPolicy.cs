@@ -1,6 +1,7 @@
 using TorchSharp.Modules;
 using TranslationTrainer.Text;
 using TranslationTrainer.Model;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
 

@@ -21,14 +21,7 @@ public sealed record ConfigValue(string OptionName, string? Section, string Json
 /// </summary>
 public static class ConfigLoader
 {
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        WriteIndented = true,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-    };
+    public static readonly JsonSerializerOptions Json = JsonFiles.Options;
 
     public static IReadOnlyList<ConfigValue> Values { get; } = Describe();
 

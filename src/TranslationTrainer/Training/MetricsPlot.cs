@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ScottPlot;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
 
@@ -16,9 +17,9 @@ public static class MetricsPlot
         var metricsPath = Path.Combine(runDir, RunDirectory.Metrics);
         TextFile.RequireFile(metricsPath, "metrics file");
         var directory = Path.GetDirectoryName(Path.GetFullPath(output))!;
-        if (!Directory.Exists(directory)) throw new UserError($"--output {output}: directory {directory} does not exist");
+        if (!Directory.Exists(directory)) throw new UserError($"`output` {output}: directory {directory} does not exist");
         var records = MetricsFile.Read(metricsPath);
-        if (records.Count == 0) throw new UserError($"{metricsPath}: no metrics logged yet (see --log-every)");
+        if (records.Count == 0) throw new UserError($"{metricsPath}: no metrics logged yet (see `log-every`)");
 
         var plot = new Plot();
         plot.Title(Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(runDir))));

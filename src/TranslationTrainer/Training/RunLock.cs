@@ -26,11 +26,11 @@ public sealed class RunLock : IDisposable
             {
                 var owner = int.TryParse(File.ReadAllText(path).Trim(), out var pid) ? pid : -1;
                 if (owner > 0 && owner != Environment.ProcessId && IsRunning(owner))
-                    throw new UserError($"--run-dir {runDir} is in use by another train process (pid {owner})");
+                    throw new UserError($"`run-dir` {runDir} is in use by another train process (pid {owner})");
                 File.Delete(path); // stale: its owner is gone
             }
         }
-        throw new UserError($"--run-dir {runDir}: cannot take the lock file {path}");
+        throw new UserError($"`run-dir` {runDir}: cannot take the lock file {path}");
     }
 
     private static bool IsRunning(int pid) => Directory.Exists($"/proc/{pid}") || (!OperatingSystem.IsLinux() && ProcessExists(pid));

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Serilog;
 using TranslationTrainer.Data;
 using TranslationTrainer.Distributed;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
 
@@ -27,7 +28,7 @@ public static class RunSetup
     /// <summary>Checks inputs, then locks the run directory and writes config.json (and vocab/ for a new run).</summary>
     public static (TrainConfig Config, bool Resume, RunLock Lock) Prepare(TrainConfig config, string runDir, bool force, ILogger log)
     {
-        if (File.Exists(runDir)) throw new UserError($"--run-dir {runDir}: is a file, expected a directory");
+        if (File.Exists(runDir)) throw new UserError($"`run-dir` {runDir}: is a file, expected a directory");
         // --device cuda without a GPU, or bf16 without hardware for it, fails here, before anything is written.
         Model.Precision.Resolve(config.Precision, Model.TorchRuntime.ResolveDevice(config.Device));
         var configPath = Path.Combine(runDir, RunDirectory.Config);
@@ -38,7 +39,7 @@ public static class RunSetup
             if (ConfigLoader.FirstIdentityDifference(saved, config) is { } difference)
             {
                 if (!force)
-                    throw new UserError($"--run-dir {runDir} holds a run with another config ({difference}); use a new --run-dir, or --force to continue it anyway");
+                    throw new UserError($"`run-dir` {runDir} holds a run with another config ({difference}); use a new `run-dir`, or `force` to continue it anyway");
                 log.Warning("Continuing {RunDir} with a changed config because of --force: {Difference}", runDir, difference);
             }
         }
@@ -47,7 +48,7 @@ public static class RunSetup
             // Checked before anything is written, so bad input leaves no half-made run directory behind.
             ParallelCorpus.CheckLineCounts(config.TrainSrc, config.TrainTgt);
             if (config.ValidSrc != "") ParallelCorpus.CheckLineCounts(config.ValidSrc, config.ValidTgt);
-            if (!Directory.Exists(config.Vocab)) throw new UserError($"--vocab {config.Vocab}: vocabulary directory not found");
+            if (!Directory.Exists(config.Vocab)) throw new UserError($"`vocab` {config.Vocab}: vocabulary directory not found");
             Text.VocabularyPair.Load(config.Vocab);
             Directory.CreateDirectory(runDir);
         }

@@ -62,27 +62,27 @@ public sealed record TrainConfig
     public void Validate()
     {
         Model.Validate();
-        Require(TrainSrc != "" && TrainTgt != "", "--train-src and --train-tgt are required");
-        Require(Vocab != "", "--vocab is required");
-        Require((ValidSrc == "") == (ValidTgt == ""), "--valid-src and --valid-tgt go together");
-        Require(MaxTokens > 0, "--max-tokens must be positive");
-        Require(MaxLen > 1, "--max-len must be at least 2");
-        Require(Optimizer is "adam" or "adamw", $"--optimizer must be adam or adamw, got '{Optimizer}'");
-        Require(Schedule is "inverse-sqrt" or "noam" or "constant", $"--schedule must be inverse-sqrt, noam or constant, got '{Schedule}'");
-        Require(LearningRate > 0, "--learning-rate must be positive");
-        Require(WarmupUpdates >= 0, "--warmup-updates must not be negative");
-        Require(LabelSmoothing is >= 0 and < 1, "--label-smoothing must be in [0, 1)");
-        Require(UpdateFreq >= 1, "--update-freq must be at least 1");
-        Require(MaxUpdates >= 0 && MaxEpochs >= 0 && MaxTime >= 0, "--max-updates, --max-epochs and --max-time must not be negative");
-        Require(ValidateEvery >= 0 && SaveEvery >= 0 && KeepLast >= 0 && Patience >= 0, "--validate-every, --save-every, --keep-last and --patience must not be negative");
-        Require(BestMetric is "bleu" or "loss", $"--best-metric must be bleu or loss, got '{BestMetric}'");
-        Require(BestMetric == "loss" || ValidBleu, "--best-metric bleu needs --valid-bleu true");
-        Require(LogEvery > 0, "--log-every must be positive");
-        Require(Threads >= 0, "--threads must not be negative");
-        Require(Device is "auto" or "cpu" or "cuda", $"--device must be auto, cpu or cuda, got '{Device}'");
-        Require(Precision is "fp32" or "bf16" or "auto", $"--precision must be fp32, bf16 or auto, got '{Precision}'");
-        Require(Distributed is "auto" or "mpi" or "none", $"--distributed must be auto, mpi or none, got '{Distributed}'");
-        Require(DistributedTimeout > 0, "--distributed-timeout must be positive");
+        Require(TrainSrc != "" && TrainTgt != "", "`train-src` and `train-tgt` are required");
+        Require(Vocab != "", "`vocab` is required");
+        Require((ValidSrc == "") == (ValidTgt == ""), "`valid-src` and `valid-tgt` go together");
+        Require(MaxTokens > 0, "`max-tokens` must be positive");
+        Require(MaxLen > 1, "`max-len` must be at least 2");
+        Require(Optimizer is "adam" or "adamw", $"`optimizer` must be adam or adamw, got '{Optimizer}'");
+        Require(Schedule is "inverse-sqrt" or "noam" or "constant", $"`schedule` must be inverse-sqrt, noam or constant, got '{Schedule}'");
+        Require(LearningRate > 0, "`learning-rate` must be positive");
+        Require(WarmupUpdates >= 0, "`warmup-updates` must not be negative");
+        Require(LabelSmoothing is >= 0 and < 1, "`label-smoothing` must be in [0, 1)");
+        Require(UpdateFreq >= 1, "`update-freq` must be at least 1");
+        Require(MaxUpdates >= 0 && MaxEpochs >= 0 && MaxTime >= 0, "`max-updates`, `max-epochs` and `max-time` must not be negative");
+        Require(ValidateEvery >= 0 && SaveEvery >= 0 && KeepLast >= 0 && Patience >= 0, "`validate-every`, `save-every`, `keep-last` and `patience` must not be negative");
+        Require(BestMetric is "bleu" or "loss", $"`best-metric` must be bleu or loss, got '{BestMetric}'");
+        Require(BestMetric == "loss" || ValidBleu, "`best-metric` bleu needs `valid-bleu` true");
+        Require(LogEvery > 0, "`log-every` must be positive");
+        Require(Threads >= 0, "`threads` must not be negative");
+        Require(Device is "auto" or "cpu" or "cuda", $"`device` must be auto, cpu or cuda, got '{Device}'");
+        Require(Precision is "fp32" or "bf16" or "auto", $"`precision` must be fp32, bf16 or auto, got '{Precision}'");
+        Require(Distributed is "auto" or "mpi" or "none", $"`distributed` must be auto, mpi or none, got '{Distributed}'");
+        Require(DistributedTimeout > 0, "`distributed-timeout` must be positive");
     }
 
     private static void Require(bool condition, string message)

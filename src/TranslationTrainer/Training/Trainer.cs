@@ -7,6 +7,7 @@ using TranslationTrainer.Distributed;
 using TranslationTrainer.Model;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
 
@@ -129,7 +130,7 @@ public sealed class Trainer
                 if (validate) ReleaseValidationMemory();
                 if (interrupted)
                 {
-                    if (world.IsMain) log.Warning("Interrupted at update {Update}; checkpoint_last saved. Resume with: translation-trainer train --run-dir {RunDir}", progress.Update, runDir);
+                    if (world.IsMain) log.Warning("Interrupted at update {Update}; checkpoint_last saved in {RunDir}", progress.Update, runDir); // the CLI says how to resume
                     else log.Warning("Interrupted at update {Update}; rank 0 saved checkpoint_last", progress.Update);
                     return new TrainResult(progress.Update, progress.Epoch, "interrupted", true, validLoss);
                 }
@@ -179,7 +180,7 @@ public sealed class Trainer
         // With several ranks it is taken after the sum, so all ranks clip alike and stop alike.
         double norm = nn.utils.clip_grad_norm_(parameters, config.ClipNorm > 0 ? config.ClipNorm : double.PositiveInfinity);
         if (!double.IsFinite(norm))
-            throw new UserError($"loss became NaN/inf at update {update}; stopped without saving that state (try a lower --learning-rate or longer --warmup-updates)");
+            throw new UserError($"loss became NaN/inf at update {update}; stopped without saving that state (try a lower `learning-rate` or longer `warmup-updates`)");
         double lr = Schedule.LearningRate(config, update);
         foreach (var group_ in optimizer.ParamGroups) group_.LearningRate = lr;
         optimizer.step();

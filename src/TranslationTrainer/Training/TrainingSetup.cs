@@ -7,6 +7,7 @@ using TranslationTrainer.Model;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
 using Transformer = TranslationTrainer.Model.Transformer;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
 
@@ -67,9 +68,10 @@ internal sealed class TrainingSetup
             log.Information("Rank {Rank} of {Size} (local rank {LocalRank}, pid {Pid}); each trains on 1/{Size} of every --max-tokens {MaxTokens} batch",
                 world.Rank, world.Size, world.LocalRank, Environment.ProcessId, world.Size, config.MaxTokens);
         }
-        log.Information("Model: {Parameters:N0} parameters, {Config}; device {Device}, {Threads} threads, precision {Precision} (bf16 hardware: {Bf16}); MKL kernels {Mkl}",
+        log.Information("Model: {Parameters:N0} parameters, {Config}; device {Device}, {Threads} threads, precision {Precision} (bf16 hardware: {Bf16}), "
+            + "training and validation backend {Backend}; MKL kernels {Mkl}",
             parameters.Sum(p => p.numel()), config.Model, device.type, get_num_threads(), model.Precision, Precision.BFloat16Supported(device) ? "yes" : "no",
-            TorchRuntime.MklKernels());
+            model.Backend, TorchRuntime.MklKernels());
         return new TrainingSetup
         {
             Device = device, Vocab = vocab, Train = train, Valid = valid, Model = model, Optimizer = optimizer,

@@ -6,6 +6,7 @@ using TranslationTrainer.Evaluation;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
 using TranslationTrainer.Model;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
 

@@ -1,5 +1,6 @@
 using TranslationTrainer.Tests.Training;
 using TranslationTrainer.Training;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Cli;
 

@@ -1,6 +1,7 @@
 using System.Text;
 using TranslationTrainer.Tests.Training;
 using TranslationTrainer.Training;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Cli;
 

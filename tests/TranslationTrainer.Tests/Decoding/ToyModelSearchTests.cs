@@ -10,7 +10,7 @@ namespace TranslationTrainer.Tests.Decoding;
 /// A model whose next-token distribution depends only on the last token, fixed by hand, so that what greedy and
 /// beam search must return can be worked out on paper. Tokens: a = 4, b = 5, c = 6 (0–3 are the specials).
 /// </summary>
-internal sealed class BigramToyModel : ITranslationModel
+internal sealed class BigramToyModel : IDecodingModel
 {
     public const int A = 4, B = 5, C = 6, Vocab = 8; // 7 is never likely: rows have room for a beam's 2K candidates
 
@@ -24,16 +24,12 @@ internal sealed class BigramToyModel : ITranslationModel
     };
 
     public string Architecture => "bigram-toy";
-    public nn.Module Module { get; } = nn.Sequential();
     public int MaxPositions => 64;
-    public Precision Precision { get; set; } = Precision.Float32;
+    public string Backend => "fp32";
 
-    public Tensor forward(Tensor source, Tensor targetInput) => throw new NotSupportedException("the toy model is for search only");
     public EncodedSource Encode(Tensor source) => new(source, source.ne(Vocabulary.PadId));
     public IDecodingState StartDecoding(EncodedSource encoded, bool cached) => new State();
     public Tensor? CrossAttention(EncodedSource encoded, Tensor targetInput) => null;
-    public void CastForInference(Precision precision) { }
-    public void Dispose() => Module.Dispose();
 
     /// <summary>log p(next | last) as the logits of one row: log-probabilities already, so search's normaliser is 0.</summary>
     private static float[] LogProbabilities(int last)
@@ -72,7 +68,7 @@ public class ToyModelSearchTests
     private static List<Hypothesis> Decode(DecodingOptions options, int sentences = 1)
     {
         using var scope = NewDisposeScope();
-        using var model = new BigramToyModel();
+        var model = new BigramToyModel();
         var source = full(sentences, 3, (long)A); // the toy ignores its source
         return Search.Decode(model, source, Enumerable.Repeat(4, sentences).ToArray(), options)[0];
     }
@@ -108,7 +104,7 @@ public class ToyModelSearchTests
         var greedy = Decode(Options with { Beam = 1, NBest = 1 });
         AssertHypothesis([A], 0.30, 1, Assert.Single(greedy));
         using var scope = NewDisposeScope();
-        using var model = new BigramToyModel();
+        var model = new BigramToyModel();
         var beamOne = Assert.Single(Search.Beam(model, full(1, 3, (long)A), [4], Options with { Beam = 1, NBest = 1 })[0]);
         Assert.Equal(greedy[0].Tokens, beamOne.Tokens);
         Assert.Equal(greedy[0].Score, beamOne.Score);
@@ -128,7 +124,7 @@ public class ToyModelSearchTests
     public void EverySentenceOfABatchGetsTheSameAnswer()
     {
         using var scope = NewDisposeScope();
-        using var model = new BigramToyModel();
+        var model = new BigramToyModel();
         var results = Search.Decode(model, full(3, 3, (long)A), [4, 4, 4], Options);
         foreach (var nbest in results) Assert.Equal([[A], [B, C]], nbest.Select(h => h.Tokens));
     }
@@ -138,7 +134,7 @@ public class ToyModelSearchTests
     {
         // Max length 2: the second step may only output </s>, with log-probability 0, so a and b end there.
         using var scope = NewDisposeScope();
-        using var model = new BigramToyModel();
+        var model = new BigramToyModel();
         var nbest = Search.Decode(model, full(1, 3, (long)A), [2], Options)[0];
         AssertHypothesis([A], 0.6, 1, nbest[0]);
         AssertHypothesis([B], 0.4, 1, nbest[1]);

@@ -1,7 +1,9 @@
 using TranslationTrainer.Decoding;
 using TranslationTrainer.Model;
+using TranslationTrainer.Tests.Training;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Decoding;
 
@@ -71,11 +73,42 @@ public class TranslatorTests
         Assert.Equal(threads, later);
     }
 
+    /// <summary>
+    /// Under bf16, sentences translated one at a time (one batch each, on this thread with all its libtorch threads: the
+    /// backend chosen) and all at once (many batches, on one-thread workers: bf16-packed) give the same translations.
+    /// </summary>
+    [SkippableFact]
+    public void UnderBf16OneBatchAndManyBatchesGiveTheSameTranslations()
+    {
+        Skip.IfNot(Precision.BFloat16Supported(CPU) && PackedBFloat16.Available, "needs AVX512_BF16 and the bf16 kernel");
+        var (model, vocab) = ModelLoader.LoadModel(TinyRun.TrainedRunDirectory, null, CPU, Precision.BFloat16);
+        using var _ = model;
+        var lines = File.ReadLines(Path.Combine(Text.Corpus.Directory, "valid.es")).Take(8).ToList();
+        // One sentence per batch, so that both ways decode the same batches.
+        var options = new DecodingOptions { Beam = 3, BatchSize = 1, MaxLenA = 0, MaxLenB = 10 };
+        var translator = new Translator(model, vocab, options, CPU);
+        int threads = get_num_threads();
+        try
+        {
+            set_num_threads(2);
+            Assert.Equal(InferenceBackend.Choose(Precision.BFloat16, CPU).Name, translator.WorkerBackend(1));
+            Assert.Equal(InferenceBackend.BFloat16Packed.Name, translator.WorkerBackend(2));
+            var alone = lines.Select(line => translator.TranslateAll([line])[0].Best).ToList();
+            var together = new Translator(model, vocab, options with { Workers = 2 }, CPU).TranslateAll(lines).Select(r => r.Best).ToList();
+            Assert.Equal(alone, together);
+            Assert.Contains(alone, line => line.Length > 0);
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
+    }
+
     [Fact]
     public void AWorkersFailureReachesTheCallerAndStopsTheOthers()
     {
         int started = 0;
-        var error = Assert.Throws<UserError>(() => Workers.Run(100, 2, item =>
+        var error = Assert.Throws<UserError>(() => Workers.Run(100, 2, (item, _) =>
         {
             Interlocked.Increment(ref started);
             Assert.True(is_inference_mode_enabled(), "workers decode in inference mode");

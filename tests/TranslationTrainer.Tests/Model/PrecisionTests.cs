@@ -4,6 +4,7 @@ using TranslationTrainer.Model;
 using TranslationTrainer.Tests.Training;
 using TranslationTrainer.Training;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Model;
 
@@ -53,8 +54,8 @@ public class PrecisionTests
     }
 
     /// <summary>
-    /// Decoding in bf16 through libtorch's linear (oneDNN) and through MKL's bf16 gemm (what CastForInference picks on
-    /// a CPU where MKL is fast; tests run without the shim that makes it fast on AMD, so it is set here by hand).
+    /// Decoding in bf16 through libtorch's linear (oneDNN) and through MKL's bf16 gemm (what InferenceBackend.Choose picks
+    /// on a CPU where MKL is fast; tests run without the shim that makes it fast on AMD, so it is chosen here by hand).
     /// </summary>
     [SkippableTheory]
     [InlineData(false)]
@@ -69,12 +70,13 @@ public class PrecisionTests
         using var inference = inference_mode();
         var maxLengths = Enumerable.Repeat(10, 16).ToArray();
         var fp32 = Search.Greedy(model, sources, maxLengths, new DecodingOptions { Beam = 1 }).Select(h => h[0].Tokens).ToArray();
-        model.CastForInference(Precision.BFloat16);
-        model.Precision = mkl ? Precision.CpuDecoding(packed: null, mkl: true) : Precision.BFloat16;
+        var backend = mkl ? InferenceBackend.BFloat16Mkl : InferenceBackend.BFloat16Libtorch;
+        var decoding = model.ForInference(backend);
+        Assert.Equal(backend.Name, decoding.Backend);
         // Only the matrices are bfloat16: LayerNorm, biases and embeddings stay float32, like the residual stream.
         var linearWeights = model.modules().OfType<TorchSharp.Modules.Linear>().Select(l => l.weight.Handle).ToHashSet();
         Assert.All(model.parameters(), p => Assert.Equal(linearWeights.Contains(p.Handle) ? ScalarType.BFloat16 : ScalarType.Float32, p.dtype));
-        var bf16 = Search.Greedy(model, sources, maxLengths, new DecodingOptions { Beam = 1 }).Select(h => h[0].Tokens).ToArray();
+        var bf16 = Search.Greedy(decoding, sources, maxLengths, new DecodingOptions { Beam = 1 }).Select(h => h[0].Tokens).ToArray();
         int same = Enumerable.Range(0, 16).Count(i => fp32[i].SequenceEqual(bf16[i]));
         Assert.True(same >= 14, $"only {same} of 16 greedy outputs agree");
     }
@@ -93,17 +95,16 @@ public class PrecisionTests
         var source = TinyModels.RandomTokens(1, 3, 9);
         var target = TinyModels.RandomTokens(2, 3, 20);
         var exact = model.forward(source, target);
-        model.CastForInference(Precision.BFloat16);
-        model.Precision = mkl ? Precision.CpuDecoding(packed: null, mkl: true) : Precision.BFloat16;
-        var (memory, keep) = model.Encode(source);
-        var full = model.Decode(target, memory, keep);
+        var decoder = Assert.IsType<TransformerInference>(model.ForInference(mkl ? InferenceBackend.BFloat16Mkl : InferenceBackend.BFloat16Libtorch).ForWorker(threads: 2));
+        var encoded = decoder.Encode(source);
+        var full = decoder.Decode(target, encoded);
         Assert.Equal(ScalarType.Float32, full.dtype);
         double scale = exact.abs().max().item<float>();
         Assert.True((full - exact).abs().max().item<float>() < 0.03 * scale, "bf16 full pass far from fp32");
-        using var cache = model.StartDecoding(memory, keep);
+        using var cache = decoder.StartCache(encoded);
         for (int t = 0; t < target.shape[1]; t++)
         {
-            var step = model.DecodeStep(target[.., t], cache);
+            var step = decoder.DecodeStep(target[.., t], cache);
             // The same bf16 roundings in another order (one row at a time, cache buffers): far below bf16's own error.
             Assert.True(step.allclose(full[.., t], rtol: 0, atol: 0.01 * scale), $"step {t} differs");
         }
@@ -113,8 +114,8 @@ public class PrecisionTests
 
     /// <summary>
     /// The packed bf16 kernel: x·wᵀ + b in float32 for whole weights and 16-row blocks of them (the fused attention
-    /// projection's query or key/value rows), row counts around its 12-row pass; refused with several threads, for
-    /// a weight it did not pack and for rows not starting at a 16-row block.
+    /// projection's query or key/value rows), row counts around its 12-row pass; refused for a weight it did not pack and
+    /// for rows not starting at a 16-row block. The thread count is not its business: the caller's backend decides.
     /// </summary>
     [SkippableFact]
     public void PackedBf16KernelMatchesLibtorchsLinear()
@@ -148,9 +149,10 @@ public class PrecisionTests
             Assert.False(packed.TryLinear(randn(3, 48), randn(96, 48).to(bfloat16), null, out _)); // not packed
             Assert.False(packed.TryLinear(randn(3, 48), weight, randn(80), out _));                // a bias of another size
         });
-        OnThreads(2, () => Assert.False(packed.TryLinear(randn(3, 48), weight, null, out _)));    // libtorch's threads would idle
-        // The native multiply ran for each accepted call with rows (5 row counts × 3 weights × with and without ReLU), and only then.
-        Assert.Equal(30, packed.KernelMultiplies);
+        OnThreads(2, () => Assert.True(packed.TryLinear(randn(3, 48), weight, null, out _)));
+        // The native multiply ran for each accepted call with rows (5 row counts × 3 weights × with and without ReLU, and the
+        // one on two threads), and only then.
+        Assert.Equal(31, packed.KernelMultiplies);
     }
 
     /// <summary>
@@ -177,13 +179,13 @@ public class PrecisionTests
         var weights = TorchSharp.torch.nn.functional.softmax(scores.masked_fill(padding, double.NegativeInfinity), -1);
         var expected = weights.matmul(values.narrow(2, 0, positions).to(float64)).transpose(1, 2).reshape(sources * beams, heads * headSize);
         Assert.True(context!.to(float64).allclose(expected, rtol: 1e-4, atol: 1e-4), $"largest difference {(context.to(float64) - expected).abs().max().item<double>()}");
-        // libtorch's threads would idle:
-        Assert.Null(OnThreads(2, () => BFloat16Kernels.AttendStep(queries, 3 * heads * headSize, keys, values, positions, padding, 0.25)));
+        // The same on two threads: the kernel runs where it is called.
+        Assert.True(OnThreads(2, () => BFloat16Kernels.AttendStep(queries, 3 * heads * headSize, keys, values, positions, padding, 0.25))!.equal(context).all().item<bool>());
     }
 
     /// <summary>
-    /// A model cast for bf16 decoding packs its weights where the kernel runs, and its one-thread cached steps (both native
-    /// kernels) match its full pass. Two heads of 16: the native attention step needs a head size that is a multiple of 16.
+    /// A model prepared for bf16 decoding packs its weights where the kernel runs, and its one-thread worker's cached steps
+    /// (both native kernels) match its full pass. Two heads of 16: the native attention step needs a head size that is a multiple of 16.
     /// </summary>
     [SkippableTheory]
     [InlineData("all")]
@@ -197,18 +199,18 @@ public class PrecisionTests
         var source = TinyModels.RandomTokens(1, 5, 9);
         var target = TinyModels.RandomTokens(2, 5, 20);
         var exact = model.forward(source, target);
-        model.CastForInference(Precision.BFloat16);
-        var packed = model.Precision.Packed;
-        Assert.NotNull(packed);
+        var decoder = Assert.IsType<TransformerInference>(model.ForInference(InferenceBackend.BFloat16Libtorch).ForWorker(threads: 1));
+        Assert.Equal("bf16-packed", decoder.Backend);
+        var packed = Assert.IsType<PackedPath>(decoder.Path).Packed;
         OnThreads(1, () =>
         {
-            var (memory, keep) = model.Encode(source);
-            var full = model.Decode(target, memory, keep);
+            var encoded = decoder.Encode(source);
+            var full = decoder.Decode(target, encoded);
             double scale = exact.abs().max().item<float>();
             Assert.True((full - exact).abs().max().item<float>() < 0.03 * scale, "bf16 full pass far from fp32");
-            using var cache = model.StartDecoding(memory, keep);
+            using var cache = decoder.StartCache(encoded);
             for (int t = 0; t < target.shape[1]; t++)
-                Assert.True(model.DecodeStep(target[.., t], cache).allclose(full[.., t], rtol: 0, atol: 0.01 * scale), $"step {t} differs");
+                Assert.True(decoder.DecodeStep(target[.., t], cache).allclose(full[.., t], rtol: 0, atol: 0.01 * scale), $"step {t} differs");
         });
         // Matching results alone would not show it: MKL and libtorch give the same within these tolerances.
         Assert.True(packed.KernelMultiplies > 0, "no linear ran through the packed kernel");
@@ -261,7 +263,7 @@ public class PrecisionTests
     }
 
     /// <summary>
-    /// CastForInference(fp32) only lays the linear weights out column-major (faster on few rows): the same values,
+    /// ForInference(fp32) only lays the linear weights out column-major (faster on few rows): the same values,
     /// the same logits up to float rounding, for a tied and an untied output layer.
     /// </summary>
     [Theory]
@@ -277,15 +279,18 @@ public class PrecisionTests
         var before = model.forward(source, target);
         var weights = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.clone());
 
-        model.CastForInference(Precision.Float32);
+        var decoder = Assert.IsType<TransformerInference>(model.ForInference(InferenceBackend.Fp32).ForWorker(threads: 1));
+        Assert.Equal("fp32", decoder.Backend);
 
         Assert.All(model.named_parameters(), p => Assert.True(p.parameter.equal(weights[p.name]).all().item<bool>(), p.name));
         Assert.Contains(model.modules().OfType<TorchSharp.Modules.Linear>(), linear => !linear.weight.is_contiguous());
         Assert.True(model.forward(source, target).allclose(before, rtol: 1e-5, atol: 1e-5));
-        var (memory, keep) = model.Encode(source);
-        using var cache = model.StartDecoding(memory, keep);
-        var step = model.DecodeStep(target[.., 0], cache);
+        using var cache = decoder.StartCache(decoder.Encode(source));
+        var step = decoder.DecodeStep(target[.., 0], cache);
         Assert.True(step.allclose(before[.., 0], rtol: 1e-5, atol: 1e-5));
+        // Its weights are no longer the trainable float32 ones: training and saving are refused.
+        Assert.Throws<InvalidOperationException>(() => model.Module);
+        Assert.Throws<InvalidOperationException>(() => model.train());
     }
 
     [Fact]
@@ -315,7 +320,8 @@ public class PrecisionTests
     {
         var plainCpu = new HashSet<string> { "avx2", "avx512f" };
         var error = Assert.Throws<UserError>(() => Precision.Resolve("bf16", CPU, plainCpu));
-        Assert.StartsWith("--precision bf16:", error.Message);
+        Assert.StartsWith("precision bf16:", error.Message);
+        Assert.StartsWith("--precision bf16:", error.CommandLineMessage);
         Assert.Same(Precision.Float32, Precision.Resolve("auto", CPU, plainCpu));
         Assert.Same(Precision.BFloat16, Precision.Resolve("auto", CPU, new HashSet<string> { "avx512_bf16" }));
         Assert.Same(Precision.BFloat16, Precision.Resolve("bf16", CPU, new HashSet<string> { "amx_bf16" }));

@@ -68,6 +68,6 @@ public class TransformerTests
     {
         var config = TinyModels.Config() with { DModel = encoderLayersDelta == 0 ? 30 : 32, Heads = heads, EncoderLayers = encoderLayersDelta == 0 ? 2 : 0 };
         var error = Assert.Throws<UserError>(() => new Transformer(config, 10, 10));
-        Assert.Equal(message, error.Message);
+        Assert.Equal(message, error.CommandLineMessage);
     }
 }

@@ -10,6 +10,7 @@ using TranslationTrainer.Serving;
 using TranslationTrainer.Tests.Cli;
 using TranslationTrainer.Tests.Training;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Serving;
 
@@ -31,7 +32,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     public static ServedModel LoadTinyRun(int workers = 1)
     {
-        var (model, vocab) = ModelLoader.Load(TinyRun.TrainedRunDirectory, null, CPU, Precision.Float32);
+        var (model, vocab) = ModelLoader.LoadModel(TinyRun.TrainedRunDirectory, null, CPU, Precision.Float32);
         return new ServedModel(new Translator(model, vocab, Decoding, CPU), workers, new JsonObject { ["checkpoint"] = "tiny" });
     }
 

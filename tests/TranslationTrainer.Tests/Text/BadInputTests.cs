@@ -39,7 +39,7 @@ public class BadInputTests
 
         var error = Fails(dir, new VocabularyRequest([input], null, output, new VocabularyOptions(VocabSize: 100)));
 
-        Assert.Contains("--vocab-size 100 is smaller than the alphabet: 271 pieces (4 special + 256 byte + 11 characters)", error.Message);
+        Assert.Contains("--vocab-size 100 is smaller than the alphabet: 271 pieces (4 special + 256 byte + 11 characters)", error.CommandLineMessage);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using TranslationTrainer.Decoding;
 using TranslationTrainer.Model;
 using TranslationTrainer.Training;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Training;
 

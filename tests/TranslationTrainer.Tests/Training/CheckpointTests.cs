@@ -1,5 +1,6 @@
 using TranslationTrainer.Data;
 using TranslationTrainer.Training;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Training;
 

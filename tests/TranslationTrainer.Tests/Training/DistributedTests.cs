@@ -2,6 +2,7 @@ using System.Diagnostics;
 using TranslationTrainer.Distributed;
 using TranslationTrainer.Training;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Training;
 

@@ -3,6 +3,7 @@ using System.Text;
 using TranslationTrainer.Tests.Cli;
 using TranslationTrainer.Training;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Training;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using TranslationTrainer.Training;
 using static TorchSharp.torch;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Training;
 

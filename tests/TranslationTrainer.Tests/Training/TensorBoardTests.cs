@@ -1,4 +1,5 @@
 using TranslationTrainer.Training;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Training;
 

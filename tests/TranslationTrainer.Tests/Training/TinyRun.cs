@@ -2,6 +2,7 @@ using Serilog.Core;
 using TranslationTrainer.Model;
 using TranslationTrainer.Text;
 using TranslationTrainer.Training;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Training;
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using TranslationTrainer.Data;
 using TranslationTrainer.Training;
+using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Tests.Training;
 

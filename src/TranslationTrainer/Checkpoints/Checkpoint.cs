@@ -5,7 +5,7 @@ using TranslationTrainer.Data;
 using TranslationTrainer.Model;
 using static TorchSharp.torch;
 
-namespace TranslationTrainer.Training;
+namespace TranslationTrainer.Checkpoints;
 
 /// <summary>Where a run stands: enough to continue it exactly where it stopped.</summary>
 public sealed record TrainingProgress
@@ -53,7 +53,7 @@ public static class Checkpoint
         {
             using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
             writer.Write(Magic);
-            var json = JsonSerializer.SerializeToUtf8Bytes(header, ConfigLoader.Json);
+            var json = JsonSerializer.SerializeToUtf8Bytes(header, JsonFiles.Options);
             writer.Write(json.Length);
             writer.Write(json);
             model.Module.save(writer);
@@ -154,7 +154,7 @@ public static class Checkpoint
                 throw new UserError($"{path}: not a TranslationTrainer checkpoint");
             int length = reader.ReadInt32();
             if (length is <= 0 or > MaxHeaderBytes) throw new UserError($"{path}: corrupted checkpoint header");
-            var header = JsonSerializer.Deserialize<CheckpointHeader>(reader.ReadBytes(length), ConfigLoader.Json)
+            var header = JsonSerializer.Deserialize<CheckpointHeader>(reader.ReadBytes(length), JsonFiles.Options)
                 ?? throw new UserError($"{path}: corrupted checkpoint header");
             if (header.Format != 1) throw new UserError($"{path}: checkpoint format {header.Format} is not supported");
             if (header.Architecture is null) throw new UserError($"{path}: corrupted checkpoint header");
@@ -168,7 +168,7 @@ public static class Checkpoint
             }
             catch (UserError e)
             {
-                throw new UserError($"{path}: corrupted checkpoint header ({e.Message})");
+                throw new UserError($"{path}: corrupted checkpoint header ({e.Template})");
             }
             return header;
         }

@@ -1,4 +1,4 @@
-namespace TranslationTrainer.Training;
+namespace TranslationTrainer.Checkpoints;
 
 /// <summary>The names of what a run directory holds; a run directory is the unit of work.</summary>
 public static class RunDirectory

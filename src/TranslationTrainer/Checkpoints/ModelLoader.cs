@@ -1,0 +1,33 @@
+using TranslationTrainer.Model;
+using TranslationTrainer.Text;
+using static TorchSharp.torch;
+
+namespace TranslationTrainer.Checkpoints;
+
+public static class ModelLoader
+{
+    /// <summary>
+    /// Loads a checkpoint (a file, or a run directory meaning its best checkpoint) and its vocabulary (the given one,
+    /// else the run directory's copy), prepared for decoding in `precision` (default fp32) on the backend
+    /// <see cref="InferenceBackend.Choose"/> picks. A vocabulary other than the training one is refused. The
+    /// checkpoint itself is always float32.
+    /// </summary>
+    public static (InferenceModel Model, VocabularyPair Vocab) LoadModel(string checkpoint, string? vocabDirectory, Device device, Precision? precision = null)
+    {
+        var (path, vocab) = Open(checkpoint, vocabDirectory);
+        var (_, model) = Checkpoint.LoadModel(path, device);
+        return (model.ForInference(InferenceBackend.Choose(precision ?? Precision.Float32, device)), vocab);
+    }
+
+    /// <summary>The checkpoint's path and its vocabulary, checked against each other; no parameter is read.</summary>
+    public static (string Path, VocabularyPair Vocab) Open(string checkpoint, string? vocabDirectory)
+    {
+        var path = Checkpoint.ResolvePath(checkpoint);
+        vocabDirectory ??= Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, RunDirectory.Vocab);
+        var vocab = VocabularyPair.Load(vocabDirectory);
+        var header = Checkpoint.ReadHeader(path);
+        if (header.VocabFingerprint != vocab.Fingerprint)
+            throw new UserError($"`vocab` {vocabDirectory} is not the vocabulary {path} was trained with");
+        return (path, vocab);
+    }
+}
