@@ -73,8 +73,9 @@ public static class BenchmarkCommand
             var result = new JsonObject { ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["precision"] = mode.Name, ["mkl_kernels"] = TorchRuntime.MklKernels() };
             void Report(string name, DecodeMeasurement m)
             {
-                // The reference's shapes run on this thread, the test set on the workers: their backends may differ.
-                result[name.StartsWith("ref_shapes", StringComparison.Ordinal) ? "ref_shapes_backend" : "backend"] = m.Backend;
+                // Each run says its backend: the reference's shapes run on this thread, the test set on the workers, and a
+                // subset of one batch on this thread with all its threads.
+                result[$"{name}_backend"] = m.Backend;
                 result[$"{name}_sent_per_s"] = Math.Round(m.SentencesPerSecond, 2);
                 result[$"{name}_tok_per_s"] = Math.Round(m.TokensPerSecond, 1);
                 result[$"{name}_stages_s"] = new JsonObject(m.Stages.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)Math.Round(p.Value, 3))));
@@ -93,7 +94,7 @@ public static class BenchmarkCommand
 
             if (parse.GetValue(referenceShapesOnly))
             {
-                result["backend"] = result["ref_shapes_backend"]?.DeepClone();
+                result["backend"] = result["ref_shapes_greedy_backend"]?.DeepClone();
                 context.Out.WriteLine(result.ToJsonString());
                 return 0;
             }
@@ -128,6 +129,8 @@ public static class BenchmarkCommand
             var beamOptions = options with { Beam = parse.GetValue(beam) };
             DecodeBenchmark.TestSet(model, sources[..Math.Min(8, sources.Length)], beamOptions, maxLength, dev); // warm-up
             Report("greedy", DecodeBenchmark.TestSet(model, sources, greedy, maxLength, dev));
+            result["backend"] = result["greedy_backend"]?.DeepClone(); // the whole test set, on the workers' backend
+            result["backend"] = result["greedy_backend"]?.DeepClone(); // the whole test set, on the workers
             Report("beam5", DecodeBenchmark.TestSet(model, sources, beamOptions, maxLength, dev));
             Report("subset_greedy", DecodeBenchmark.TestSet(model, sources[..subset], greedy, maxLength, dev));
             Report("greedy_nocache", DecodeBenchmark.TestSet(model, sources[..subset], greedy with { Uncached = true }, maxLength, dev));
