@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using TorchSharp;
 using TranslationTrainer.Checkpoints;
-using TranslationTrainer.Data;
 using TranslationTrainer.Model;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
@@ -164,26 +163,22 @@ public static class DecodeBenchmark
     }
 
     /// <summary>
-    /// Decodes `sources` (ids without &lt;/s&gt;) as `translate` does: sorted by length, batches of options.BatchSize,
-    /// options.Workers of them at a time.
+    /// Decodes `sources` (ids without &lt;/s&gt;) as `translate` does, through the same <see cref="LengthSortedBatches"/>:
+    /// sorted by length, batches of options.BatchSize, options.Workers of them at a time; the clock runs while the batches are padded and searched.
     /// maxLength(sourceLength) bounds each output.
     /// </summary>
     public static DecodeMeasurement TestSet(IDecodingModel model, IReadOnlyList<int[]> sources, DecodingOptions options, Func<int, int> maxLength, Device device)
     {
-        var order = Enumerable.Range(0, sources.Count).Where(i => sources[i].Length > 0).OrderBy(i => sources[i].Length).ToArray();
-        var batches = order.Chunk(options.BatchSize).ToArray();
+        var batches = new LengthSortedBatches([.. sources.Select(ids => (int[])[.. ids, Vocabulary.EosId])], options.BatchSize);
         int workers = Workers.Resolve(options.Workers, device);
-        return Time(model.ForWorker(Workers.ThreadsEach(Math.Min(workers, batches.Length))).Backend, profile =>
+        return Time(batches.Backend(model, workers), profile =>
         {
-            var outputs = new Hypothesis[batches.Length][];
-            Workers.Run(batches.Length, workers, (b, threads) =>
+            var best = new Hypothesis?[sources.Count];
+            batches.Decode(model, options, maxLength, device, workers, batch =>
             {
-                using var scope = NewDisposeScope();
-                var source = Batching.Pad(batches[b].Select(i => (int[])[.. sources[i], Vocabulary.EosId]).ToArray(), device);
-                var hypotheses = Search.Decode(model.ForWorker(threads), source, batches[b].Select(i => maxLength(sources[i].Length)).ToArray(), options, profile);
-                outputs[b] = hypotheses.Select(h => h[0]).ToArray();
-            });
-            return outputs.SelectMany(o => o).ToArray();
+                for (int j = 0; j < batch.Inputs.Length; j++) best[batch.Inputs[j]] = batch.Hypotheses[j][0];
+            }, profile);
+            return [.. best.OfType<Hypothesis>()];
         });
     }
 
