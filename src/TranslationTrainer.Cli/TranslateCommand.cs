@@ -1,8 +1,5 @@
 using System.CommandLine;
-using TranslationTrainer.Data;
 using TranslationTrainer.Decoding;
-using TranslationTrainer.Model;
-using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Cli;
 
