@@ -1,13 +1,9 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
 using TranslationTrainer.Decoding;
 using TranslationTrainer.Distributed;
 using TranslationTrainer.Model;
 using TranslationTrainer.Serving;
-using TranslationTrainer.Text;
 using TranslationTrainer.Training;
-using static TorchSharp.torch;
-using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Cli;
 
@@ -30,14 +26,7 @@ public static class BenchmarkCommand
             var mode = Precision.Resolve(parse.GetValue(precision)!, dev);
             var result = TrainBenchmark.Run(new ModelConfig(), new BenchmarkShape(Steps: parse.GetValue(steps)), dev, mode, world);
             if (!world.IsMain) return 0;
-            context.Out.WriteLine(new JsonObject
-            {
-                ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["ranks"] = result.Ranks, ["precision"] = mode.Name, ["backend"] = mode.Backend, ["mkl_kernels"] = TorchRuntime.MklKernels(), ["params"] = result.Parameters,
-                ["train_step_s"] = Math.Round(result.StepSeconds, 4), ["train_tgt_tok_per_s"] = Math.Round(result.TargetTokensPerSecond, 1),
-                ["train_model_gflops"] = Math.Round(result.ModelGflops, 2), ["matmul_peak_gflops"] = Math.Round(result.MatmulPeakGflops, 1),
-                ["mfu"] = Math.Round(result.Mfu, 3), ["allreduce_ms"] = Math.Round(result.AllreduceSeconds * 1000, 2),
-                ["stages_s"] = new JsonObject(result.StageSeconds.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)Math.Round(p.Value, 4)))),
-            }.ToJsonString());
+            context.Out.WriteLine(TrainBenchmark.Json(result, parse.GetValue(threads), mode).ToJsonString());
             return 0;
         }));
         return new Command("benchmark", "Speed measurements (the scripts/bench-* scripts call these).") { train, CreateDecode(context), CreateServe(context) };
@@ -67,79 +56,13 @@ public static class BenchmarkCommand
             var mode = Precision.Resolve(parse.GetValue(precision)!, dev);
             var inputPath = parse.GetValue(input)!;
             TextFile.RequireFile(inputPath, "--input");
-            var lines = TextFile.ReadLines(inputPath).ToList();
-            int subset = Math.Min(lines.Count, parse.GetValue(uncachedLines));
-            if (subset < 1) throw new UserError("--nocache-lines must be at least 1");
-            var result = new JsonObject { ["impl"] = "translation-trainer", ["threads"] = parse.GetValue(threads), ["precision"] = mode.Name, ["mkl_kernels"] = TorchRuntime.MklKernels() };
-            void Report(string name, DecodeMeasurement m)
+            var request = new DecodeBenchmarkRequest([.. TextFile.ReadLines(inputPath)], parse.GetValue(threads))
             {
-                // Each run says its backend: the reference's shapes run on this thread, the test set on the workers, and a
-                // subset of one batch on this thread with all its threads.
-                result[$"{name}_backend"] = m.Backend;
-                result[$"{name}_sent_per_s"] = Math.Round(m.SentencesPerSecond, 2);
-                result[$"{name}_tok_per_s"] = Math.Round(m.TokensPerSecond, 1);
-                result[$"{name}_stages_s"] = new JsonObject(m.Stages.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)Math.Round(p.Value, 3))));
-                context.Error.WriteLine($"{name}: {m.Sentences} sentences, {m.TargetTokens} target tokens in {m.Seconds:F2} s = {m.SentencesPerSecond:F1} sentences/s, "
-                    + string.Join(", ", m.Stages.Select(p => $"{p.Key} {p.Value:F2} s")));
-            }
-
-            if (!parse.GetValue(skipReferenceShapes))
-            {
-                var cachedGreedy = DecodeBenchmark.ReferenceShapes(dev, mode, cached: true);
-                Report("ref_shapes_greedy", cachedGreedy);
-                // The reference times its decoder loop only (the encoder runs before its clock starts): the same region.
-                result["ref_shapes_greedy_decode_only_sent_per_s"] = Math.Round(cachedGreedy.Sentences / (cachedGreedy.Seconds - cachedGreedy.Stages.GetValueOrDefault("encode")), 2);
-                Report("ref_shapes_greedy_nocache", DecodeBenchmark.ReferenceShapes(dev, mode, cached: false));
-            }
-
-            if (parse.GetValue(referenceShapesOnly))
-            {
-                result["backend"] = result["ref_shapes_greedy_backend"]?.DeepClone();
-                context.Out.WriteLine(result.ToJsonString());
-                return 0;
-            }
-
-            InferenceModel model;
-            int[][] sources;
-            Func<int, int> maxLength;
-            var options = new DecodingOptions { BatchSize = parse.GetValue(batchSize), Workers = parse.GetValue(workers) };
-            options.Validate();
-            result["workers"] = Workers.Resolve(options.Workers, dev);
-            if (parse.GetValue(checkpoint) is { } path)
-            {
-                var (loaded, vocabulary) = ModelLoader.LoadModel(path, parse.GetValue(vocab), dev, mode);
-                model = loaded;
-                sources = lines.Select(l => vocabulary.Source.Encode(l)).ToArray();
-                maxLength = length => options.MaxLength(length, model.MaxPositions);
-                result["model"] = path;
-            }
-            else
-            {
-                manual_seed(0);
-                model = DecodeBenchmark.NewRandomModel(8000, dev).ForInference(InferenceBackend.Choose(mode, dev));
-                sources = lines.Select(l => DecodeBenchmark.HashedIds(l, 8000)).ToArray();
-                options = options with { MinLen = int.MaxValue }; // every output exactly as long as its source
-                maxLength = length => Math.Max(1, length);
-                result["model"] = "random weights, outputs as long as their sources";
-            }
-            result["params"] = model.Parameters;
-            result["lines"] = sources.Length;
-            result["nocache_lines"] = subset;
-            var greedy = options with { Beam = 1 };
-            var beamOptions = options with { Beam = parse.GetValue(beam) };
-            DecodeBenchmark.TestSet(model, sources[..Math.Min(8, sources.Length)], beamOptions, maxLength, dev); // warm-up
-            Report("greedy", DecodeBenchmark.TestSet(model, sources, greedy, maxLength, dev));
-            result["backend"] = result["greedy_backend"]?.DeepClone(); // the whole test set, on the workers' backend
-            result["backend"] = result["greedy_backend"]?.DeepClone(); // the whole test set, on the workers
-            Report("beam5", DecodeBenchmark.TestSet(model, sources, beamOptions, maxLength, dev));
-            Report("subset_greedy", DecodeBenchmark.TestSet(model, sources[..subset], greedy, maxLength, dev));
-            Report("greedy_nocache", DecodeBenchmark.TestSet(model, sources[..subset], greedy with { Uncached = true }, maxLength, dev));
-            var subsetBeam = DecodeBenchmark.TestSet(model, sources[..subset], beamOptions, maxLength, dev);
-            var uncachedBeam = DecodeBenchmark.TestSet(model, sources[..subset], beamOptions with { Uncached = true }, maxLength, dev);
-            Report("subset_beam5", subsetBeam);
-            Report("beam5_nocache", uncachedBeam);
-            result["cache_speedup"] = Math.Round(subsetBeam.SentencesPerSecond / uncachedBeam.SentencesPerSecond, 2);
-            result["peak_rss_mb"] = Math.Round(TorchRuntime.PeakRssMegabytes(), 1);
+                Checkpoint = parse.GetValue(checkpoint), VocabDirectory = parse.GetValue(vocab), UncachedLines = parse.GetValue(uncachedLines),
+                Beam = parse.GetValue(beam), BatchSize = parse.GetValue(batchSize), Workers = parse.GetValue(workers),
+                SkipReferenceShapes = parse.GetValue(skipReferenceShapes), ReferenceShapesOnly = parse.GetValue(referenceShapesOnly),
+            };
+            var result = DecodeBenchmark.Run(request, dev, mode, context.Error);
             context.Out.WriteLine(result.ToJsonString());
             return 0;
         }));

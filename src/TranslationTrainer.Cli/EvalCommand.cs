@@ -1,7 +1,4 @@
 using System.CommandLine;
-using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using TranslationTrainer.Evaluation;
 
 namespace TranslationTrainer.Cli;
@@ -120,8 +117,8 @@ public static class EvalCommand
             named[0] = ($"Baseline: {named[0].Name}", named[0].Lines);
             table = table with { Systems = [.. named.Select(s => s.Item1)] };
         }
-        else table = ScoreTable(named, references, r.Options);
-        context.Out.Write(json ? TableJson(table, r.Width) : TableText(table, r.Width));
+        else table = Evaluator.ScoreTable(named, references, r.Options);
+        context.Out.Write(json ? ScoreFormat.TableJson(table, r.Width) : ScoreFormat.TableText(table, r.Width));
         return 0;
     }
 
@@ -167,71 +164,5 @@ public static class EvalCommand
             systems.Add((path, path == "-" ? EvalInput.ReadText(context.In.ReadToEnd(), "stdin") : EvalInput.ReadFile(path)));
         }
         return systems;
-    }
-
-    /// <summary>Several systems without a test: each system's corpus scores.</summary>
-    private static PairedReport ScoreTable(List<(string Name, IReadOnlyList<string> Lines)> systems,
-        IReadOnlyList<IReadOnlyList<string>> references, EvalOptions options)
-    {
-        var metrics = Evaluator.CreateMetrics(options, references);
-        return new PairedReport([.. systems.Select(s => s.Name)],
-            [.. metrics.Select(m => (m.Signature, (IReadOnlyList<PairedResult>)[.. systems.Select(s => new PairedResult(m.CorpusScore(s.Lines), null, null))]))]);
-    }
-
-    /// <summary>Cells as sacreBLEU's _format_score_lines writes them: score, (mean ± ci), (p = ...)* when p ≤ 0.05.</summary>
-    private static string Cell(PairedResult result, int width)
-    {
-        var cell = PyText.Fixed(result.Score.Score, width);
-        if (result.Confidence is { } ci) cell += $" ({PyText.Fixed(ci.Mean, width)} ± {PyText.Fixed(ci.HalfWidth, width)})";
-        if (result.PValue is { } p) cell += $" (p = {PyText.Fixed(p, 4)})" + (p > 0.05 ? "" : "*");
-        return cell;
-    }
-
-    private static string TableText(PairedReport table, int width)
-    {
-        var header = new List<string> { "System" };
-        header.AddRange(table.Metrics.Select(m => m.Rows[0].Score.Name + (m.Rows[0].Confidence is null ? "" : " (μ ± 95% CI)")));
-        var rows = table.Systems.Select((name, i) => new List<string> { name }.Concat(table.Metrics.Select(m => Cell(m.Rows[i], width))).ToList()).ToList();
-        var all = new List<List<string>> { header };
-        all.AddRange(rows);
-        var widths = Enumerable.Range(0, header.Count).Select(c => all.Max(row => row[c].Length)).ToList();
-        var text = new StringBuilder();
-        foreach (var row in all)
-            text.AppendLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
-        text.AppendLine();
-        foreach (var (signature, rowsOfMetric) in table.Metrics)
-            text.AppendLine($"{rowsOfMetric[0].Score.Name}: {signature}");
-        return text.ToString();
-    }
-
-    private static string TableJson(PairedReport table, int width)
-    {
-        using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            writer.WriteStartArray();
-            for (int i = 0; i < table.Systems.Count; i++)
-            {
-                writer.WriteStartObject();
-                writer.WriteString("system", table.Systems[i]);
-                foreach (var (signature, rows) in table.Metrics)
-                {
-                    var row = rows[i];
-                    writer.WriteStartObject(row.Score.Name);
-                    writer.WriteNumber("score", ScoreFormat.Rounded(row.Score.Score, width));
-                    if (row.PValue is { } p) writer.WriteNumber("p_value", p);
-                    if (row.Confidence is { } ci)
-                    {
-                        writer.WriteNumber("mean", ci.Mean);
-                        writer.WriteNumber("ci", ci.HalfWidth);
-                    }
-                    writer.WriteString("signature", signature.ToString());
-                    writer.WriteEndObject();
-                }
-                writer.WriteEndObject();
-            }
-            writer.WriteEndArray();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray()) + Environment.NewLine;
     }
 }

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using TranslationTrainer.Model;
+using TranslationTrainer.Decoding;
 using TranslationTrainer.Report;
 
 namespace TranslationTrainer.Cli;
@@ -25,14 +25,13 @@ public static class ReportCommand
         command.SetAction(parse => context.Guard(() =>
         {
             var options = decoding.Read(parse);
-            TorchRuntime.SetThreads(parse.GetValue(decoding.Threads));
-            var device = TorchRuntime.ResolveDevice(parse.GetValue(decoding.Device)!);
+            var (device, precision) = TranslatorLoader.Apply(decoding.Runtime(parse));
             var page = RunReport.Write(new ReportRequest
             {
                 RunDir = parse.GetValue(runDir)!, Checkpoint = parse.GetValue(checkpoint), Vocab = parse.GetValue(decoding.Vocab),
                 TestSrc = parse.GetValue(testSrc), TestRef = parse.GetValue(testRef), Output = parse.GetValue(output),
                 MaxSentences = parse.GetValue(maxSentences), AttentionSentences = parse.GetValue(attention),
-                Decoding = options, Device = device, Precision = Precision.Resolve(parse.GetValue(decoding.Precision)!, device),
+                Decoding = options, Device = device, Precision = precision,
             });
             context.Out.WriteLine($"wrote {page}");
             return 0;

@@ -1,8 +1,5 @@
 using System.CommandLine;
-using TranslationTrainer.Data;
 using TranslationTrainer.Decoding;
-using TranslationTrainer.Model;
-using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Cli;
 
@@ -46,19 +43,17 @@ public static class TranslateCommand
             return options;
         }
 
+        /// <summary>Where the model runs: --device, --threads, --precision and --vocab.</summary>
+        public RuntimeSettings Runtime(ParseResult parse) =>
+            new(parse.GetValue(Device)!, parse.GetValue(Threads), parse.GetValue(Precision)!, parse.GetValue(Vocab));
+
         /// <summary>Loads the checkpoint and vocabulary on the chosen device and returns a ready translator.</summary>
         public Translator CreateTranslator(ParseResult parse, string checkpoint, DecodingOptions options, TextWriter warnings) =>
             Load(parse, checkpoint, options, message => warnings.WriteLine($"warning: {message}")).Translator;
 
         /// <summary>The translator with the device and precision it runs on.</summary>
-        public (Translator Translator, TorchSharp.torch.Device Device, Model.Precision Precision) Load(ParseResult parse, string checkpoint, DecodingOptions options, Action<string> warn)
-        {
-            TorchRuntime.SetThreads(parse.GetValue(Threads));
-            var device = TorchRuntime.ResolveDevice(parse.GetValue(Device)!);
-            var precision = Model.Precision.Resolve(parse.GetValue(Precision)!, device);
-            var (model, vocab) = ModelLoader.LoadModel(checkpoint, parse.GetValue(Vocab), device, precision);
-            return (new Translator(model, vocab, options, device, warn), device, precision);
-        }
+        public LoadedTranslator Load(ParseResult parse, string checkpoint, DecodingOptions options, Action<string> warn) =>
+            TranslatorLoader.Load(checkpoint, Runtime(parse), options, warn);
     }
 
     public static Command Create(CliContext context)

@@ -1,4 +1,3 @@
-using TranslationTrainer.Data;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
 using TranslationTrainer.Model;
@@ -25,8 +24,9 @@ public sealed record TranslationResult(string Source, IReadOnlyList<(string Text
 }
 
 /// <summary>
-/// Vocabulary + model + search: text in, text out. Lines are sorted by length into batches (less padding), which
-/// <see cref="Workers"/> decode several at a time, and the results are returned in input order.
+/// Vocabulary + model + search: text in, text out. Lines are sorted by length into batches (less padding,
+/// <see cref="LengthSortedBatches"/>), which <see cref="Workers"/> decode several at a time, and the results are
+/// returned in input order.
 /// </summary>
 public sealed class Translator(IDecodingModel model, VocabularyPair vocab, DecodingOptions options, Device device, Action<string>? warn = null)
 {
@@ -81,21 +81,12 @@ public sealed class Translator(IDecodingModel model, VocabularyPair vocab, Decod
         for (int i = 0; i < lines.Count; i++)
             if (encoded[i].Length == 1)
                 results[i] = new TranslationResult(lines[i], [("", 0.0)], options.Alignment ? [] : null) { Attentions = options.AttentionMaps ? [AttentionMap.Empty] : null };
-        var order = Enumerable.Range(0, lines.Count).Where(i => results[i] is null).OrderBy(i => encoded[i].Length).ToArray();
-        var batches = order.Chunk(options.BatchSize).ToArray();
-        Workers.Run(batches.Length, Workers.Resolve(options.Workers, device), (b, threads) =>
+        new LengthSortedBatches(encoded, options.BatchSize).Decode(model, options, length => options.MaxLength(length, model.MaxPositions), device, Workers.Resolve(options.Workers, device), batch =>
         {
-            var batch = batches[b];
-            using var scope = NewDisposeScope();
-            var sourceIds = batch.Select(i => encoded[i]).ToArray();
-            var source = Batching.Pad(sourceIds, device);
-            var maxLengths = batch.Select(i => options.MaxLength(encoded[i].Length - 1, model.MaxPositions)).ToArray();
-            var decoder = model.ForWorker(threads);
-            var hypotheses = Search.Decode(decoder, source, maxLengths, options);
-            var (alignments, attentions) = options.Alignment || options.AttentionMaps ? ReadAttention(decoder, source, sourceIds, hypotheses, options) : (null, null);
-            for (int j = 0; j < batch.Length; j++)
-                results[batch[j]] = new TranslationResult(lines[batch[j]], hypotheses[j].Select(h => (vocab.Target.Decode(h.Tokens), h.Score)).ToList(), alignments?[j])
-                    { Attentions = attentions?[j], Subwords = hypotheses[j][0].Tokens.Length };
+            var (alignments, attentions) = options.Alignment || options.AttentionMaps ? ReadAttention(batch.Decoder, batch.Source, batch.SourceIds, batch.Hypotheses, options) : (null, null);
+            for (int j = 0; j < batch.Inputs.Length; j++)
+                results[batch.Inputs[j]] = new TranslationResult(lines[batch.Inputs[j]], batch.Hypotheses[j].Select(h => (vocab.Target.Decode(h.Tokens), h.Score)).ToList(), alignments?[j])
+                    { Attentions = attentions?[j], Subwords = batch.Hypotheses[j][0].Tokens.Length };
         });
         return [.. results];
     }

@@ -27,18 +27,20 @@ public static class Workers
     /// worker's libtorch thread count, from which the work picks its backend (a model's ForWorker). With fewer items
     /// than workers each worker gets more threads (one item: the caller's thread, with all of them). The first failure
     /// is rethrown here once every worker has stopped.
+    /// libtorch's thread count is process-wide state: set_num_threads on a worker also sets the count that threads
+    /// started later begin with, so Run sets the caller's count back before it returns, failure or not.
     /// </summary>
     public static void Run(int items, int workers, Action<int, int> work)
     {
         workers = Math.Clamp(workers, 1, Math.Max(1, items));
+        int callersThreads = get_num_threads();
         if (workers == 1)
         {
             using var inference = inference_mode();
-            int callersThreads = get_num_threads();
             for (int i = 0; i < items; i++) work(i, callersThreads);
             return;
         }
-        int threads = get_num_threads(), threadsEach = ThreadsEach(workers), next = -1;
+        int threadsEach = ThreadsEach(workers), next = -1;
         ExceptionDispatchInfo? failure = null;
         var pool = Enumerable.Range(0, workers).Select(_ => new Thread(() =>
         {
@@ -56,9 +58,15 @@ public static class Workers
                 Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null);
             }
         }, StackSize) { Name = "decoding worker" }).ToList();
-        pool.ForEach(thread => thread.Start());
-        pool.ForEach(thread => thread.Join());
-        set_num_threads(threads); // the workers changed the count libtorch gives new threads
+        try
+        {
+            pool.ForEach(thread => thread.Start());
+            pool.ForEach(thread => thread.Join());
+        }
+        finally
+        {
+            set_num_threads(callersThreads); // the workers changed the count libtorch gives new threads
+        }
         failure?.Throw();
     }
 }

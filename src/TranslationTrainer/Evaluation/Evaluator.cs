@@ -109,6 +109,15 @@ public static class Evaluator
         return new PairedReport([.. systems.Select(s => s.Name)], rows);
     }
 
+    /// <summary>Several systems without a test: each system's corpus scores.</summary>
+    public static PairedReport ScoreTable(IReadOnlyList<(string Name, IReadOnlyList<string> Hypotheses)> systems,
+        IReadOnlyList<IReadOnlyList<string>> references, EvalOptions options)
+    {
+        var metrics = CreateMetrics(options, references);
+        return new PairedReport([.. systems.Select(s => s.Name)],
+            [.. metrics.Select(m => (m.Signature, (IReadOnlyList<PairedResult>)[.. systems.Select(s => new PairedResult(m.CorpusScore(s.Hypotheses), null, null))]))]);
+    }
+
     /// <summary>The metric's own signature fields (those between nrefs/bs/ar/seed and version).</summary>
     private static IEnumerable<KeyValuePair<string, string>> MetricFields(Signature signature) =>
         signature.Fields.Where(f => f.Key is not ("nrefs" or "bs" or "ar" or "seed" or "version"));

@@ -4,7 +4,7 @@ using System.Text.Json;
 
 namespace TranslationTrainer.Evaluation;
 
-/// <summary>sacreBLEU's output: the text score line (<c>Score.format</c>) and its JSON object, plus our BLEU details.</summary>
+/// <summary>sacreBLEU's output: the text score line (<c>Score.format</c>) and its JSON object, plus our BLEU details; the table of several systems.</summary>
 public static class ScoreFormat
 {
     private static readonly JsonWriterOptions Indented = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -84,6 +84,65 @@ public static class ScoreFormat
                 break;
         }
         writer.WriteEndObject();
+    }
+
+    /// <summary>Cells as sacreBLEU's _format_score_lines writes them: score, (mean ± ci), (p = ...)* when p ≤ 0.05.</summary>
+    private static string Cell(PairedResult result, int width)
+    {
+        var cell = PyText.Fixed(result.Score.Score, width);
+        if (result.Confidence is { } ci) cell += $" ({PyText.Fixed(ci.Mean, width)} ± {PyText.Fixed(ci.HalfWidth, width)})";
+        if (result.PValue is { } p) cell += $" (p = {PyText.Fixed(p, 4)})" + (p > 0.05 ? "" : "*");
+        return cell;
+    }
+
+    /// <summary>Several systems' table as sacreBLEU prints it: a header, one row per system, then each metric's signature.</summary>
+    public static string TableText(PairedReport table, int width)
+    {
+        var header = new List<string> { "System" };
+        header.AddRange(table.Metrics.Select(m => m.Rows[0].Score.Name + (m.Rows[0].Confidence is null ? "" : " (μ ± 95% CI)")));
+        var rows = table.Systems.Select((name, i) => new List<string> { name }.Concat(table.Metrics.Select(m => Cell(m.Rows[i], width))).ToList()).ToList();
+        var all = new List<List<string>> { header };
+        all.AddRange(rows);
+        var widths = Enumerable.Range(0, header.Count).Select(c => all.Max(row => row[c].Length)).ToList();
+        var text = new StringBuilder();
+        foreach (var row in all)
+            text.AppendLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
+        text.AppendLine();
+        foreach (var (signature, rowsOfMetric) in table.Metrics)
+            text.AppendLine($"{rowsOfMetric[0].Score.Name}: {signature}");
+        return text.ToString();
+    }
+
+    /// <summary>Several systems as a JSON list, one object per system with each metric's score, test and signature.</summary>
+    public static string TableJson(PairedReport table, int width)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream, Indented))
+        {
+            writer.WriteStartArray();
+            for (int i = 0; i < table.Systems.Count; i++)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("system", table.Systems[i]);
+                foreach (var (signature, rows) in table.Metrics)
+                {
+                    var row = rows[i];
+                    writer.WriteStartObject(row.Score.Name);
+                    writer.WriteNumber("score", Rounded(row.Score.Score, width));
+                    if (row.PValue is { } p) writer.WriteNumber("p_value", p);
+                    if (row.Confidence is { } ci)
+                    {
+                        writer.WriteNumber("mean", ci.Mean);
+                        writer.WriteNumber("ci", ci.HalfWidth);
+                    }
+                    writer.WriteString("signature", signature.ToString());
+                    writer.WriteEndObject();
+                }
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray()) + Environment.NewLine;
     }
 
     /// <summary>The score as sacreBLEU's JSON holds it: <c>float(f"{score:.{width}f}")</c>.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Nodes;
 using TorchSharp;
 using TranslationTrainer.Distributed;
 using TranslationTrainer.Model;
@@ -94,6 +95,16 @@ public static class TrainBenchmark
         return new TrainBenchmarkResult(parameterCount, stepSeconds, tokensPerSecond, gflops, MatmulPeakGflops(device, precision.MatmulType), stages,
             world.Size, allreduce.TotalSeconds / shape.Steps);
     }
+
+    /// <summary>`benchmark train`'s one JSON line (scripts/bench-train reads it): the settings it ran with, then the figures.</summary>
+    public static JsonObject Json(TrainBenchmarkResult result, int threads, Precision precision) => new()
+    {
+        ["impl"] = "translation-trainer", ["threads"] = threads, ["ranks"] = result.Ranks, ["precision"] = precision.Name, ["backend"] = precision.Backend, ["mkl_kernels"] = TorchRuntime.MklKernels(), ["params"] = result.Parameters,
+        ["train_step_s"] = Math.Round(result.StepSeconds, 4), ["train_tgt_tok_per_s"] = Math.Round(result.TargetTokensPerSecond, 1),
+        ["train_model_gflops"] = Math.Round(result.ModelGflops, 2), ["matmul_peak_gflops"] = Math.Round(result.MatmulPeakGflops, 1),
+        ["mfu"] = Math.Round(result.Mfu, 3), ["allreduce_ms"] = Math.Round(result.AllreduceSeconds * 1000, 2),
+        ["stages_s"] = new JsonObject(result.StageSeconds.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)Math.Round(p.Value, 4)))),
+    };
 
     /// <summary>The best matrix-multiply rate libtorch reaches here (n = 1024 and 2048) in the type the model's matmuls use.</summary>
     public static double MatmulPeakGflops(Device device, ScalarType type = ScalarType.Float32)
