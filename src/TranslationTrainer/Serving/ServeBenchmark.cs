@@ -10,8 +10,8 @@ public sealed record ServeLoad(int Clients = 32, int LatencyRequests = 200, int 
     public void Validate()
     {
         if (Clients < 1 || LatencyRequests < 1 || Requests < 1 || SoakRequests < 0)
-            throw new UserError("--clients, --latency-requests and --requests must be at least 1, --soak-requests at least 0");
-        if (MaxMinutes <= 0) throw new UserError("--max-minutes must be positive");
+            throw new UserError("`clients`, `latency-requests` and `requests` must be at least 1, `soak-requests` at least 0");
+        if (MaxMinutes <= 0) throw new UserError("`max-minutes` must be positive");
     }
 }
 
