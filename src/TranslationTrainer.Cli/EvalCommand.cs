@@ -31,7 +31,11 @@ public static class EvalCommand
         var pairedAr = new Option<bool>("--paired-ar") { Description = "Paired approximate randomization test of each system against the first." };
         var pairedArN = new Option<int>("--paired-ar-n") { Description = "Trials for --paired-ar.", DefaultValueFactory = _ => Significance.DefaultRandomizationTrials };
         var seed = new Option<int>("--seed") { Description = "Seed of the resampling.", DefaultValueFactory = _ => Significance.DefaultSeed };
-        var checkpoint = new Option<string?>("--checkpoint") { Description = "Translate --src with this checkpoint (or run directory) and score the detokenized output instead of --hyp." };
+        var checkpoint = new Option<string[]>("--checkpoint")
+        {
+            Description = "Translate --src with this checkpoint (or run directory) and score the detokenized output instead of --hyp. Repeat it to translate with an ensemble.",
+            Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = false,
+        };
         var source = new Option<string?>("--src") { Description = "Source file to translate with --checkpoint." };
         var decoding = new TranslateCommand.DecodingOptionSet();
 
@@ -59,15 +63,15 @@ public static class EvalCommand
                 parse.GetValue(hyp) ?? [], parse.GetValue(refs)!, options, parse.GetValue(format)!, parse.GetValue(width),
                 parse.GetValue(sentenceLevel), parse.GetValue(pairedBs), parse.GetValue(pairedAr),
                 parse.GetValue(pairedBs) ? parse.GetValue(pairedBsN) : parse.GetValue(pairedArN));
-            if (parse.GetValue(checkpoint) is { } checkpointPath)
+            if (parse.GetValue(checkpoint) is { Length: > 0 } checkpoints)
             {
                 // Translate-and-score: the output is detokenized text, scored exactly like a --hyp file.
                 var sourcePath = parse.GetValue(source) ?? throw new UserError("--checkpoint needs --src, the source file to translate");
                 if (request.Hyps.Length > 0) throw new UserError("--checkpoint replaces --hyp; give one or the other");
                 var sourceLines = EvalInput.ReadFile(sourcePath);
-                var translator = decoding.CreateTranslator(parse, checkpointPath, decoding.Read(parse), context.Error);
+                var translator = decoding.CreateTranslator(parse, checkpoints, decoding.Read(parse), context.Error);
                 var hypotheses = translator.TranslateAll(sourceLines).Select(r => r.Best).ToList();
-                return Run(request with { Translated = (checkpointPath, hypotheses) }, context);
+                return Run(request with { Translated = (string.Join(" + ", checkpoints), hypotheses) }, context);
             }
             if (parse.GetValue(source) is not null) throw new UserError("--src is only used with --checkpoint");
             return Run(request, context);

@@ -47,9 +47,9 @@ public static class TranslateCommand
         public RuntimeSettings Runtime(ParseResult parse) =>
             new(parse.GetValue(Device)!, parse.GetValue(Threads), parse.GetValue(Precision)!, parse.GetValue(Vocab));
 
-        /// <summary>Loads the checkpoint and vocabulary on the chosen device and returns a ready translator.</summary>
-        public Translator CreateTranslator(ParseResult parse, string checkpoint, DecodingOptions options, TextWriter warnings) =>
-            Load(parse, checkpoint, options, message => warnings.WriteLine($"warning: {message}")).Translator;
+        /// <summary>Loads the checkpoints (several: an ensemble) and vocabulary on the chosen device and returns a ready translator.</summary>
+        public Translator CreateTranslator(ParseResult parse, IReadOnlyList<string> checkpoints, DecodingOptions options, TextWriter warnings) =>
+            TranslatorLoader.Load(checkpoints, Runtime(parse), options, message => warnings.WriteLine($"warning: {message}")).Translator;
 
         /// <summary>The translator with the device and precision it runs on.</summary>
         public LoadedTranslator Load(ParseResult parse, string checkpoint, DecodingOptions options, Action<string> warn) =>
@@ -58,7 +58,11 @@ public static class TranslateCommand
 
     public static Command Create(CliContext context)
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "checkpoint file, or run directory (its best checkpoint)", Required = true };
+        var checkpoint = new Option<string[]>("--checkpoint")
+        {
+            Description = "checkpoint file, or run directory (its best checkpoint); repeat it to decode with an ensemble, which averages the models' probabilities",
+            Required = true, Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false,
+        };
         var input = new Option<string>("--input") { Description = "source text, one sentence per line; - = stdin", DefaultValueFactory = _ => "-" };
         var output = new Option<string>("--output") { Description = "translations; - = stdout (a file is written whole or not at all)", DefaultValueFactory = _ => "-" };
         var nbest = new Option<int>("--nbest") { Description = "output the N best translations per line (with --output-format json)", DefaultValueFactory = _ => 1 };

@@ -22,10 +22,14 @@ public static class TranslatorLoader
     }
 
     /// <summary>Applies the settings, loads the checkpoint (a file or a run directory) with its vocabulary, and returns the translator; warnings go to `warn`.</summary>
-    public static LoadedTranslator Load(string checkpoint, RuntimeSettings settings, DecodingOptions options, Action<string>? warn = null)
+    public static LoadedTranslator Load(string checkpoint, RuntimeSettings settings, DecodingOptions options, Action<string>? warn = null) =>
+        Load([checkpoint], settings, options, warn);
+
+    /// <summary>As for one checkpoint; several decode as an ensemble (<see cref="ModelLoader.LoadEnsemble"/>).</summary>
+    public static LoadedTranslator Load(IReadOnlyList<string> checkpoints, RuntimeSettings settings, DecodingOptions options, Action<string>? warn = null)
     {
         var (device, precision) = Apply(settings);
-        var (model, vocab) = ModelLoader.LoadModel(checkpoint, settings.VocabDirectory, device, precision);
+        var (model, vocab) = ModelLoader.LoadEnsemble(checkpoints, settings.VocabDirectory, device, precision);
         return new LoadedTranslator(new Translator(model, vocab, options, device, warn), device, precision);
     }
 }
