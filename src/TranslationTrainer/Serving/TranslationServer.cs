@@ -79,7 +79,9 @@ public sealed class TranslationServer : IAsyncDisposable
         server.Address = new Uri(server.app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         server.Loaded = Task.Run(() =>
         {
-            var model = loadModel();
+            ServedModel model;
+            try { model = loadModel(); }
+            catch (Exception e) when (e is not UserError) { log.Error(e, "Loading the model failed"); throw; } // a UserError is the caller's one line
             server.description = model.Description;
             server.translator = new BatchingTranslator(model.Translator, model.Workers, options, server.metrics); // last: it means ready
         });
@@ -109,8 +111,10 @@ public sealed class TranslationServer : IAsyncDisposable
 
     internal ServerOptions Options => options;
 
-    /// <summary>The batching translator, or 503 while the model loads.</summary>
-    internal BatchingTranslator Translator => translator ?? throw new HttpError(503, "the model is still loading; retry later", retryAfterSeconds: 1);
+    /// <summary>The batching translator, or 503 while the model loads (or after it failed to).</summary>
+    internal BatchingTranslator Translator => translator ?? throw (Loaded.IsFaulted
+        ? new HttpError(503, "the model failed to load")
+        : new HttpError(503, "the model is still loading; retry later", retryAfterSeconds: 1));
 
     private IResult Health()
     {

@@ -246,6 +246,21 @@ public class ServerTests
     }
 
     [Fact]
+    public async Task AModelThatFailsToLoadLeavesTheServerUnreadyWithAnError()
+    {
+        var server = await TranslationServer.StartAsync(new ServerOptions { Port = 0, SourceLanguage = "es", TargetLanguage = "en" },
+            () => throw new UserError("checkpoint damaged"), Logger.None);
+        await using (server)
+        {
+            await Assert.ThrowsAsync<UserError>(() => server.Loaded);
+            using var client = new HttpClient { BaseAddress = server.Address };
+            Assert.Equal("failed", (await Json(await client.GetAsync("/health"), HttpStatusCode.ServiceUnavailable))["status"]!.GetValue<string>());
+            await AssertError(await client.PostAsync("/translate", JsonContent.Create(new { q = "hola", source = "es", target = "en" })),
+                HttpStatusCode.ServiceUnavailable, "the model failed to load");
+        }
+    }
+
+    [Fact]
     public async Task LanguagesMetricsAndOpenApiDescribeTheServer()
     {
         await using var server = await TestServer.StartAsync();
