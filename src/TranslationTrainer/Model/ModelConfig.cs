@@ -1,8 +1,10 @@
 namespace TranslationTrainer.Model;
 
-/// <summary>The shape of a Transformer; saved in every checkpoint so a model can be rebuilt exactly.</summary>
+/// <summary>The shape of a model; saved in every checkpoint so a model can be rebuilt exactly.</summary>
 public sealed record ModelConfig
 {
+    /// <summary>Which <see cref="ModelArchitecture"/>: transformer, rnn-attention, rnn-bottleneck or decoder-only.</summary>
+    public string Arch { get; init; } = "transformer";
     public int DModel { get; init; } = 256;
     public int Heads { get; init; } = 4;
     public int FfnSize { get; init; } = 1024;
@@ -19,12 +21,31 @@ public sealed record ModelConfig
     public string TieEmbeddings { get; init; } = "all";
     public string Activation { get; init; } = "relu";
     public int MaxPositions { get; init; } = 1024;
+    /// <summary>The recurrent cell of rnn-attention and rnn-bottleneck (lstm when not given); null for the others.</summary>
+    public string? RnnCell { get; init; }
+    /// <summary>The recurrent state size of rnn-attention and rnn-bottleneck (d-model when not given); null for the others.</summary>
+    public int? RnnHiddenSize { get; init; }
+
+    public bool IsRecurrent => Arch is "rnn-attention" or "rnn-bottleneck";
+    /// <summary>The cell a recurrent model uses.</summary>
+    public string Cell => RnnCell ?? "lstm";
+    /// <summary>The state size a recurrent model uses.</summary>
+    public int HiddenSize => RnnHiddenSize ?? DModel;
 
     public int HeadSize => DModel / Heads;
 
     /// <summary>Throws a UserError naming the first option that makes the model impossible.</summary>
     public void Validate()
     {
+        var known = ModelArchitecture.All.Select(a => a.Name).ToArray();
+        Require(known.Contains(Arch), $"`arch` must be one of {string.Join(", ", known)}, got '{Arch}'");
+        if (!IsRecurrent)
+        {
+            Require(RnnCell is null, $"`rnn-cell` is an option of rnn-attention and rnn-bottleneck, not of `arch` {Arch}");
+            Require(RnnHiddenSize is null, $"`rnn-hidden-size` is an option of rnn-attention and rnn-bottleneck, not of `arch` {Arch}");
+        }
+        Require(Cell is "lstm" or "gru" or "rnn", $"`rnn-cell` must be lstm, gru or rnn, got '{Cell}'");
+        Require(HiddenSize > 0, "`rnn-hidden-size` must be positive");
         Require(DModel > 0, "`d-model` must be positive");
         Require(Heads > 0, "`heads` must be positive");
         Require(DModel % Heads == 0, $"`d-model` ({DModel}) must be divisible by `heads` ({Heads})");

@@ -56,6 +56,9 @@ public static class ConfigLoader
         "TieEmbeddings" => "all, decoder or none",
         "Activation" => "relu or gelu",
         "MaxPositions" => "longest sequence the positional encoding covers",
+        "Arch" => "transformer, rnn-attention, rnn-bottleneck or decoder-only",
+        "RnnCell" => "lstm, gru or rnn (rnn-attention and rnn-bottleneck only; default lstm)",
+        "RnnHiddenSize" => "recurrent state size (rnn-attention and rnn-bottleneck only; default d-model)",
         _ => name,
     };
 
@@ -135,7 +138,7 @@ public static class ConfigLoader
 
     private static JsonNode ParseValue(ConfigValue value, string text)
     {
-        var type = value.Property.PropertyType;
+        var type = Nullable.GetUnderlyingType(value.Property.PropertyType) ?? value.Property.PropertyType;
         var invariant = CultureInfo.InvariantCulture;
         if (type == typeof(int))
             return int.TryParse(text, NumberStyles.Integer, invariant, out var i) ? JsonValue.Create(i) : throw new UserError($"{value.OptionName}: '{text}' is not an integer");

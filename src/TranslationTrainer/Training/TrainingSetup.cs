@@ -6,7 +6,6 @@ using TranslationTrainer.Distributed;
 using TranslationTrainer.Model;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
-using Transformer = TranslationTrainer.Model.Transformer;
 using TranslationTrainer.Checkpoints;
 
 namespace TranslationTrainer.Training;
@@ -36,14 +35,15 @@ internal sealed class TrainingSetup
         var device = world.LocalDevice(TorchRuntime.ResolveDevice(config.Device));
         var vocab = VocabularyPair.Load(Path.Combine(runDir, RunDirectory.Vocab));
 
+        if (config.Model.Arch == "decoder-only" && !vocab.Joint)
+            throw new UserError($"`arch` decoder-only reads source and target as one sequence and needs a joint `vocab`; {Path.Combine(runDir, RunDirectory.Vocab)} is separate");
         var options = new ParallelCorpus.LoadOptions(config.MaxLen, config.MaxLengthRatio);
         var train = ParallelCorpus.Load(config.TrainSrc, config.TrainTgt, vocab.Source.Encode, vocab.Target.Encode, options, out var skipped);
         train.LogSummary(log, "train", skipped);
         var valid = config.ValidSrc != "" && world.IsMain ? ValidationSet.Load(config, vocab, options, log) : null;
 
         manual_seed(config.Seed);
-        // The config names no architecture yet: every run trains a Transformer.
-        ITranslationModel model = new Transformer(config.Model, vocab.Source.Size, vocab.Target.Size);
+        var model = ModelArchitecture.Find(config.Model.Arch)!.Create(config.Model, vocab.Source.Size, vocab.Target.Size); // Validate refused an unknown one
         model.Module.to(device);
         model.Precision = Precision.Resolve(config.Precision, device);
         var parameters = model.Module.parameters().ToArray();
