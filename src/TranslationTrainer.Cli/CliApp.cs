@@ -19,6 +19,7 @@ public static class CliApp
             AverageCommand.Create(context),
             PlotCommand.Create(context),
             ReportCommand.Create(context),
+            CompareCommand.Create(context),
             BenchmarkCommand.Create(context),
         };
         // Signals are handled by the commands that have work to save (train), not by a forced exit.

@@ -15,7 +15,8 @@ public static class ReportPage
 
     public static readonly IReadOnlyList<string> Headings = [SummaryHeading, TrainingHeading, ValidationHeading, LengthHeading, AttentionHeading, ConfigHeading];
 
-    private const string Style = """
+    /// <summary>The look of the report, which the comparison page shares.</summary>
+    internal const string Style = """
         body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #222; background: #fafafa; margin: 0; }
         main { max-width: 1100px; margin: 0 auto; padding: 24px 32px 64px; background: #fff; }
         h1 { font-size: 1.7em; margin-bottom: 0.2em; }
@@ -188,7 +189,7 @@ public static class ReportPage
     }
 
     /// <summary>Nested objects as dotted keys (model.dModel), so the table has one level.</summary>
-    private static IEnumerable<(string Key, string Value)> Flatten(JsonNode? node, string prefix)
+    internal static IEnumerable<(string Key, string Value)> Flatten(JsonNode? node, string prefix)
     {
         if (node is JsonObject obj)
         {
@@ -204,10 +205,10 @@ public static class ReportPage
     private static void Row(StringBuilder html, string key, string value) =>
         html.Append($"<tr><th>{E(key)}</th><td>{E(value)}</td></tr>\n");
 
-    private static void Image(StringBuilder html, ReportImage image) =>
+    internal static void Image(StringBuilder html, ReportImage image) =>
         html.Append($"<figure style=\"margin:0\"><img src=\"data:image/png;base64,{Convert.ToBase64String(image.Png)}\" alt=\"{E(image.Caption)}\" title=\"{E(image.File)}\"></figure>\n");
 
-    private static string Duration(double seconds)
+    internal static string Duration(double seconds)
     {
         var t = TimeSpan.FromSeconds(seconds);
         return t.TotalHours >= 1 ? $"{(int)t.TotalHours} h {t.Minutes:D2} min" : $"{t.Minutes} min {t.Seconds:D2} s";
@@ -222,5 +223,5 @@ public static class ReportPage
 
     private static string F(double x) => x.ToString(CultureInfo.InvariantCulture);
 
-    private static string E(string text) => WebUtility.HtmlEncode(text);
+    internal static string E(string text) => WebUtility.HtmlEncode(text);
 }

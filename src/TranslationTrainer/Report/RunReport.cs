@@ -60,21 +60,9 @@ public static class RunReport
     {
         var content = Build(request);
         var output = request.Output ?? Path.Combine(request.RunDir, DefaultDirectory);
-        if (File.Exists(output)) throw new UserError($"`output` {output}: is a file, expected a directory");
-        var parent = Path.GetDirectoryName(Path.GetFullPath(output))!;
-        if (!Directory.Exists(parent)) throw new UserError($"`output` {output}: directory {parent} does not exist");
-        Directory.CreateDirectory(output);
-        var images = Images(content).ToList();
-        foreach (var image in images) AtomicFile.Write(Path.Combine(output, image.File), stream => stream.Write(image.Png));
-        // A report written here before may have drawn more sentences or a test set: its leftover PNGs would not match the page.
-        foreach (var stale in Directory.GetFiles(output, "*.png").Where(f => OwnPng.IsMatch(Path.GetFileName(f)) && images.All(i => i.File != Path.GetFileName(f))))
-            File.Delete(stale);
+        PrepareOutput(output);
         var page = Path.Combine(output, PageFile);
-        AtomicFile.Write(page, stream =>
-        {
-            using var writer = new StreamWriter(stream, new System.Text.UTF8Encoding(false), leaveOpen: true);
-            writer.Write(ReportPage.Html(content));
-        });
+        WriteImagesAndPage(output, Images(content).ToList(), OwnPng, page, ReportPage.Html(content));
         return page;
     }
 
@@ -94,7 +82,7 @@ public static class RunReport
         TextFile.RequireFile(metricsPath, "metrics file");
         var metrics = MetricsFile.Read(metricsPath);
         if (metrics.Count == 0) throw new UserError($"{metricsPath}: no metrics logged yet (see `log-every`)");
-        var test = ReadTestSet(request);
+        var test = ReadTestSet(request.TestSrc, request.TestRef, request.MaxSentences);
         if (request.AttentionSentences < 0) throw new UserError("`attention-sentences` must not be negative");
         request.Decoding.Validate();
         var checkpointPath = Checkpoint.ResolvePath(request.Checkpoint ?? runDir);
@@ -119,22 +107,46 @@ public static class RunReport
             ReadConfig(runDir), metrics, request.Decoding, TrainingCharts(metrics), ValidationChart(metrics), testSection);
     }
 
-    private sealed record TestSet(string SourcePath, string ReferencePath, List<string> Sources, List<string> References, int LinesInFile);
+    internal sealed record TestSet(string SourcePath, string ReferencePath, List<string> Sources, List<string> References, int LinesInFile);
 
-    private static TestSet? ReadTestSet(ReportRequest request)
+    /// <summary>The test set of `report` and `compare`: none, or both files, line by line, cut to the first maxSentences (0 = all).</summary>
+    internal static TestSet? ReadTestSet(string? testSrc, string? testRef, int maxSentences)
     {
-        if (request.TestSrc is null && request.TestRef is null) return null;
-        if (request.TestSrc is null || request.TestRef is null) throw new UserError("`test-src` and `test-ref` go together: give both or neither");
-        if (request.MaxSentences < 0) throw new UserError("`max-sentences` must not be negative");
-        TextFile.RequireFile(request.TestSrc, "test source file");
-        TextFile.RequireFile(request.TestRef, "test reference file");
-        var sources = TextFile.ReadLines(request.TestSrc).ToList();
-        var references = TextFile.ReadLines(request.TestRef).ToList();
+        if (testSrc is null && testRef is null) return null;
+        if (testSrc is null || testRef is null) throw new UserError("`test-src` and `test-ref` go together: give both or neither");
+        if (maxSentences < 0) throw new UserError("`max-sentences` must not be negative");
+        TextFile.RequireFile(testSrc, "test source file");
+        TextFile.RequireFile(testRef, "test reference file");
+        var sources = TextFile.ReadLines(testSrc).ToList();
+        var references = TextFile.ReadLines(testRef).ToList();
         if (sources.Count != references.Count)
-            throw new UserError($"`test-src` {request.TestSrc} has {sources.Count} lines but `test-ref` {request.TestRef} has {references.Count}");
-        if (sources.Count == 0) throw new UserError($"`test-src` {request.TestSrc}: no sentences");
-        int kept = request.MaxSentences == 0 ? sources.Count : Math.Min(request.MaxSentences, sources.Count);
-        return new TestSet(request.TestSrc, request.TestRef, sources[..kept], references[..kept], sources.Count);
+            throw new UserError($"`test-src` {testSrc} has {sources.Count} lines but `test-ref` {testRef} has {references.Count}");
+        if (sources.Count == 0) throw new UserError($"`test-src` {testSrc}: no sentences");
+        int kept = maxSentences == 0 ? sources.Count : Math.Min(maxSentences, sources.Count);
+        return new TestSet(testSrc, testRef, sources[..kept], references[..kept], sources.Count);
+    }
+
+    /// <summary>The output directory a page goes to: not a file, its parent there; created.</summary>
+    internal static void PrepareOutput(string output)
+    {
+        if (File.Exists(output)) throw new UserError($"`output` {output}: is a file, expected a directory");
+        var parent = Path.GetDirectoryName(Path.GetFullPath(output))!;
+        if (!Directory.Exists(parent)) throw new UserError($"`output` {output}: directory {parent} does not exist");
+        Directory.CreateDirectory(output);
+    }
+
+    /// <summary>Writes the images, removes the PNGs of an earlier page (matched by `own`) that this one no longer has, and writes the page.</summary>
+    internal static void WriteImagesAndPage(string output, IReadOnlyList<ReportImage> images, Regex own, string pagePath, string html)
+    {
+        foreach (var image in images) AtomicFile.Write(Path.Combine(output, image.File), stream => stream.Write(image.Png));
+        // A page written here before may have drawn more: its leftover PNGs would not match the page.
+        foreach (var stale in Directory.GetFiles(output, "*.png").Where(f => own.IsMatch(Path.GetFileName(f)) && images.All(i => i.File != Path.GetFileName(f))))
+            File.Delete(stale);
+        AtomicFile.Write(pagePath, stream =>
+        {
+            using var writer = new StreamWriter(stream, new System.Text.UTF8Encoding(false), leaveOpen: true);
+            writer.Write(html);
+        });
     }
 
     private static JsonNode? ReadConfig(string runDir)

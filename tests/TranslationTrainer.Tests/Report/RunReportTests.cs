@@ -91,7 +91,8 @@ public class RunReportTests
             Directory.GetFiles(output).Select(Path.GetFileName).Order());
     }
 
-    private static void AssertOneLineError(CliRunner.Result result, string expected, string output)
+    /// <summary>Exit 1, one line on stderr holding `expected`, and `output` not created (compare's tests too).</summary>
+    internal static void AssertOneLineError(CliRunner.Result result, string expected, string output)
     {
         Assert.Equal(1, result.ExitCode);
         var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
