@@ -13,7 +13,7 @@ public static class EvalCommand
     {
         var hyp = new Option<string[]>("--hyp") { Description = "Hypothesis file(s); '-' or none reads standard input. With several, the first is the baseline of paired tests.", AllowMultipleArgumentsPerToken = true, Arity = ArgumentArity.ZeroOrMore };
         var refs = new Option<string[]>("--ref") { Description = "Reference file(s), one per reference set.", Required = true, AllowMultipleArgumentsPerToken = true, Arity = ArgumentArity.OneOrMore };
-        var metrics = new Option<string>("--metrics") { Description = "Comma-separated: bleu, chrf, ter.", DefaultValueFactory = _ => "bleu" };
+        var metrics = new Option<string>("--metrics") { Description = "Comma-separated: bleu, chrf, ter, wer, cer (word and character error rate).", DefaultValueFactory = _ => "bleu" };
         var tokenize = new Option<string>("--tokenize") { Description = "BLEU tokenizer: 13a, intl, char, none.", DefaultValueFactory = _ => "13a" };
         var lowercase = new Option<bool>("--lowercase") { Description = "Case-insensitive BLEU." };
         var smoothMethod = new Option<string>("--smooth-method") { Description = "BLEU smoothing: exp, floor, add-k, none.", DefaultValueFactory = _ => "exp" };
@@ -21,6 +21,7 @@ public static class EvalCommand
         var force = new Option<bool>("--force") { Description = "Do not warn about hypotheses that look tokenized." };
         var chrfWordOrder = new Option<int>("--chrf-word-order") { Description = "chrF word n-gram order; 2 gives chrF++.", DefaultValueFactory = _ => 0 };
         var chrfEps = new Option<bool>("--chrf-eps-smoothing") { Description = "chrF++.py-style epsilon smoothing instead of effective order." };
+        var werNormalize = new Option<bool>("--wer-normalize") { Description = "WER and CER: lowercase and delete punctuation (Unicode P*) on both sides first." };
         var format = new Option<string>("--format") { Description = "text or json.", DefaultValueFactory = _ => "text" };
         var width = new Option<int>("--width") { Description = "Decimals printed.", DefaultValueFactory = _ => 1 };
         var sentenceLevel = new Option<bool>("--sentence-level") { Description = "One score per line (one metric, one system)." };
@@ -39,10 +40,10 @@ public static class EvalCommand
         var source = new Option<string?>("--src") { Description = "Source file to translate with --checkpoint." };
         var decoding = new TranslateCommand.DecodingOptionSet();
 
-        var command = new Command("eval", "Score translations with sacreBLEU's BLEU, chrF and TER.")
+        var command = new Command("eval", "Score translations with sacreBLEU's BLEU, chrF and TER, or transcripts with WER and CER.")
         {
             hyp, refs, metrics, tokenize, lowercase, smoothMethod, smoothValue, force, chrfWordOrder, chrfEps,
-            format, width, sentenceLevel, confidence, confidenceN, pairedBs, pairedBsN, pairedAr, pairedArN, seed, checkpoint, source,
+            werNormalize, format, width, sentenceLevel, confidence, confidenceN, pairedBs, pairedBsN, pairedAr, pairedArN, seed, checkpoint, source,
         };
         decoding.AddTo(command);
         command.SetAction(parse => context.Guard(() =>
@@ -56,6 +57,7 @@ public static class EvalCommand
                     Tokenize: parse.GetValue(tokenize)!, Lowercase: parse.GetValue(lowercase),
                     SmoothMethod: parse.GetValue(smoothMethod)!, SmoothValue: parse.GetValue(smoothValue), Force: parse.GetValue(force)),
                 Chrf = new ChrfOptions(WordOrder: parse.GetValue(chrfWordOrder), EpsSmoothing: parse.GetValue(chrfEps)),
+                Wer = new WerOptions(Lowercase: parse.GetValue(werNormalize), RemovePunctuation: parse.GetValue(werNormalize)),
                 ConfidenceSamples = parse.GetValue(confidence) ? parse.GetValue(confidenceN) : 0,
                 Seed = parse.GetValue(seed),
             };

@@ -3,14 +3,18 @@ namespace TranslationTrainer.Evaluation;
 /// <summary>What to score and how; the defaults are sacreBLEU's.</summary>
 public sealed record EvalOptions
 {
-    public static readonly IReadOnlyList<string> MetricNames = ["bleu", "chrf", "ter"];
+    /// <summary>The metric names in the order their scores are printed: sacreBLEU's, then the error rates of speech recognition.</summary>
+    public static readonly IReadOnlyList<string> MetricNames = ["bleu", "chrf", "ter", "wer", "cer"];
 
-    /// <summary>Any of "bleu", "chrf", "ter".</summary>
+    /// <summary>Any of <see cref="MetricNames"/>.</summary>
     public IReadOnlyList<string> Metrics { get; init; } = ["bleu"];
 
     public BleuOptions Bleu { get; init; } = new();
 
     public ChrfOptions Chrf { get; init; } = new();
+
+    /// <summary>The normalisation of WER and CER.</summary>
+    public WerOptions Wer { get; init; } = new();
 
     /// <summary>Bootstrap resamples for a 95% confidence interval; 0 for none.</summary>
     public int ConfidenceSamples { get; init; }
@@ -34,7 +38,7 @@ public sealed record PairedReport(
 /// </summary>
 public static class Evaluator
 {
-    /// <summary>The metrics asked for, in sacreBLEU's (alphabetical) order, with references prepared once.</summary>
+    /// <summary>The metrics asked for, in the order of <see cref="EvalOptions.MetricNames"/>, with references prepared once.</summary>
     public static IReadOnlyList<IMetric> CreateMetrics(EvalOptions options, IReadOnlyList<IReadOnlyList<string>> references)
     {
         var unknown = options.Metrics.Where(m => !EvalOptions.MetricNames.Contains(m)).ToList();
@@ -48,7 +52,9 @@ public static class Evaluator
             {
                 "bleu" => new Bleu(options.Bleu, references),
                 "chrf" => new Chrf(options.Chrf, references),
-                _ => new Ter(references),
+                "ter" => new Ter(references),
+                "wer" => ErrorRate.Wer(options.Wer, references),
+                _ => ErrorRate.Cer(options.Wer, references),
             });
         }
         return metrics;

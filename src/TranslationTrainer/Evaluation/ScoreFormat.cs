@@ -82,6 +82,13 @@ public static class ScoreFormat
                 writer.WriteNumber("num_edits", ter.NumEdits);
                 writer.WriteNumber("ref_length", ter.RefLength);
                 break;
+            case ErrorRateScore rate:
+                writer.WriteNumber("num_edits", rate.Errors);
+                writer.WriteNumber("ref_length", rate.RefLength);
+                writer.WriteNumber("insertions", rate.Insertions);
+                writer.WriteNumber("deletions", rate.Deletions);
+                writer.WriteNumber("substitutions", rate.Substitutions);
+                break;
         }
         writer.WriteEndObject();
     }
