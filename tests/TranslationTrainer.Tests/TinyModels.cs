@@ -24,6 +24,15 @@ public static class TinyModels
         return model;
     }
 
+    /// <summary>A seeded decoder-only model of the same size: its one stack has `decoder-layers` (2) layers.</summary>
+    public static DecoderOnlyTransformer CreateDecoderOnly(int seed = 7, bool preNorm = true, double dropout = 0.0, int heads = 4)
+    {
+        manual_seed(seed);
+        var model = new DecoderOnlyTransformer(Config(preNorm, dropout) with { Arch = DecoderOnlyTransformer.ArchitectureName, Heads = heads }, Vocab, Vocab);
+        model.eval();
+        return model;
+    }
+
     /// <summary>Ids of ordinary tokens (4 and up: 0-3 are pad, unk, bos, eos).</summary>
     public static Tensor RandomTokens(int seed, params long[] shape)
     {
@@ -32,7 +41,7 @@ public static class TinyModels
     }
 
     /// <summary>Trains the model until it reproduces `pairs` random pairs; returns the padded sources and target tokens.</summary>
-    public static (Tensor Sources, int[][] Targets) Memorize(Transformer model, int pairs)
+    public static (Tensor Sources, int[][] Targets) Memorize(ITranslationModel model, int pairs)
     {
         var generator = new Generator(5);
         var sources = Enumerable.Range(0, pairs).Select(i => randint(4, TinyModels.Vocab, [3 + i % 4], generator: generator).data<long>().Select(x => (int)x).ToArray()).ToArray();
@@ -41,8 +50,8 @@ public static class TinyModels
         var targetInput = Batching.Pad(targets.Select(t => (int[])[Vocabulary.BosId, .. t]).ToArray(), CPU);
         var targetOutput = Batching.Pad(targets.Select(t => (int[])[.. t, Vocabulary.EosId]).ToArray(), CPU);
         int tokens = targets.Sum(t => t.Length + 1);
-        var optimizer = optim.Adam(model.parameters(), 3e-3, 0.9, 0.98, 1e-9);
-        model.train();
+        var optimizer = optim.Adam(model.Module.parameters(), 3e-3, 0.9, 0.98, 1e-9);
+        model.Module.train();
         double loss = double.MaxValue;
         for (int update = 0; update < 400 && loss > 0.01; update++)
         {

@@ -38,6 +38,16 @@ public sealed class MultiHeadAttention : nn.Module
         return Attend(path, q, k, v, keepKeys, causal);
     }
 
+    /// <summary>
+    /// Self-attention over a whole sequence without a causal mask that also returns the keys and values it attended
+    /// to (B,H,L,dh, views into the projection): the decoder-only's prefill keeps them for later steps to read.
+    /// </summary>
+    public (Tensor Output, Tensor Keys, Tensor Values) SelfAttendKeepingKeys(IMatmulPath path, Tensor x, Tensor? keepKeys)
+    {
+        var (q, k, v) = SplitQueryKeyValue(InMatmulType(path, path.Linear(x, inputProjection.weight, inputProjection.bias, feedsMatmul: true)));
+        return (Attend(path, q, k, v, keepKeys, causal: false), k, v);
+    }
+
     /// <summary>Self-attention for the newest position only, appending its key and value to the cache.</summary>
     public Tensor SelfAttendStep(IMatmulPath path, Tensor x, LayerCache cache)
     {
@@ -55,6 +65,36 @@ public sealed class MultiHeadAttention : nn.Module
         var scores = (q * (1.0 / Math.Sqrt(modelSize / heads))).matmul(keys.transpose(-2, -1)); // (B,H,1,positions)
         if (wholeBuffers) scores.narrow(-1, cache.Count, scores.shape[^1] - cache.Count).fill_(double.NegativeInfinity);
         var context = Precision.Cast(F.softmax(scores, -1, float32), q.dtype).matmul(values);
+        return Output(path, context);
+    }
+
+    /// <summary>
+    /// Self-attention for the newest position (R,1,d) of a sequence whose first part, a prefix with one row per
+    /// source, was computed once (the decoder-only's source, <see cref="SelfAttendKeepingKeys"/>): the query sees that
+    /// prefix's keys (prefixPadding (sources,1,1,S) true where masked) and the positions cached since, under one
+    /// softmax, and its own key and value join the cache. As in CrossAttend, row r reads prefix r / beams. Explicit
+    /// matmuls as in SelfAttendStep; there is no native kernel for two key sets, so bf16-packed runs only its linears
+    /// through the packed kernel here.
+    /// </summary>
+    public Tensor PrefixAttendStep(IMatmulPath path, Tensor x, LayerCache cache, Tensor prefixKeys, Tensor prefixValues, Tensor prefixPadding)
+    {
+        var (q, k, v) = SplitQueryKeyValue(InMatmulType(path, path.Linear(x, inputProjection.weight, inputProjection.bias, feedsMatmul: true)));
+        cache.Append(k, v);
+        long rows = q.shape[0], sources = prefixKeys.shape[0], beams = rows / sources, prefixLength = prefixKeys.shape[2], headSize = modelSize / heads;
+        q = q * (1.0 / Math.Sqrt(headSize)); // (R,H,1,dh)
+        // Each source's beams become its query positions over the prefix, (sources,H,beams,S), then back to rows, (R,H,1,S).
+        var folded = q.reshape(sources, beams, heads, headSize).transpose(1, 2);
+        var prefixScores = folded.matmul(prefixKeys.transpose(-2, -1)).masked_fill_(prefixPadding, double.NegativeInfinity)
+            .transpose(1, 2).reshape(rows, heads, 1, prefixLength);
+        // As in SelfAttendStep: bfloat16 reads the whole buffers with the empty positions masked, float32 the filled part.
+        bool wholeBuffers = q.dtype == ScalarType.BFloat16;
+        var (keys, values) = wholeBuffers ? (cache.KeyBuffer!, cache.ValueBuffer!) : (cache.Keys!, cache.Values!);
+        var cachedScores = q.matmul(keys.transpose(-2, -1)); // (R,H,1,positions)
+        if (wholeBuffers) cachedScores.narrow(-1, cache.Count, cachedScores.shape[^1] - cache.Count).fill_(double.NegativeInfinity);
+        var weights = Precision.Cast(F.softmax(cat([prefixScores, cachedScores], -1), -1, float32), q.dtype);
+        var prefixWeights = weights.narrow(-1, 0, prefixLength).reshape(sources, beams, heads, prefixLength).transpose(1, 2); // (sources,H,beams,S)
+        var prefixContext = prefixWeights.matmul(prefixValues).transpose(1, 2).reshape(rows, heads, 1, headSize);
+        var context = weights.narrow(-1, prefixLength, weights.shape[^1] - prefixLength).matmul(values) + prefixContext;
         return Output(path, context);
     }
 

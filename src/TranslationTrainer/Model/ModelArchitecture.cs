@@ -13,6 +13,7 @@ public sealed record ModelArchitecture(
     public static readonly IReadOnlyList<ModelArchitecture> All =
     [
         new(Transformer.ArchitectureName, (config, source, target) => new Transformer(config, source, target), Transformer.FitsStoredParameters),
+        new(DecoderOnlyTransformer.ArchitectureName, (config, source, target) => new DecoderOnlyTransformer(config, source, target), DecoderOnlyTransformer.FitsStoredParameters),
     ];
 
     /// <summary>The architecture of that name; null when there is none.</summary>

@@ -8,7 +8,9 @@ public sealed record ModelConfig
     public int DModel { get; init; } = 256;
     public int Heads { get; init; } = 4;
     public int FfnSize { get; init; } = 1024;
+    /// <summary>The encoder's layers; not used by decoder-only, which has one stack of `decoder-layers`.</summary>
     public int EncoderLayers { get; init; } = 3;
+    /// <summary>The decoder's layers; for decoder-only, the layers of its one stack over source and target.</summary>
     public int DecoderLayers { get; init; } = 3;
     /// <summary>Dropout on embeddings and every residual branch.</summary>
     public double Dropout { get; init; } = 0.1;
@@ -17,9 +19,13 @@ public sealed record ModelConfig
     public double ActivationDropout { get; init; }
     /// <summary>LayerNorm before each sublayer (stable without long warmup) or after it, as in the paper.</summary>
     public bool PreNorm { get; init; } = true;
-    /// <summary>all: source, target and output share one matrix (joint vocabulary); decoder: target and output; none.</summary>
+    /// <summary>
+    /// all: source, target and output share one matrix (joint vocabulary); decoder: target and output; none.
+    /// decoder-only has one matrix for all three and takes only all.
+    /// </summary>
     public string TieEmbeddings { get; init; } = "all";
     public string Activation { get; init; } = "relu";
+    /// <summary>The longest source or target in tokens; decoder-only's positions cover a source and a target of this length.</summary>
     public int MaxPositions { get; init; } = 1024;
     /// <summary>The recurrent cell of rnn-attention and rnn-bottleneck (lstm when not given); null for the others.</summary>
     public string? RnnCell { get; init; }
@@ -56,6 +62,8 @@ public sealed record ModelConfig
         foreach (var (name, p) in new[] { ("`dropout`", Dropout), ("`attention-dropout`", AttentionDropout), ("`activation-dropout`", ActivationDropout) })
             Require(p is >= 0 and < 1, $"{name} must be in [0, 1), got {p}");
         Require(TieEmbeddings is "all" or "decoder" or "none", $"`tie-embeddings` must be all, decoder or none, got '{TieEmbeddings}'");
+        Require(Arch != "decoder-only" || TieEmbeddings == "all",
+            $"`arch` decoder-only has one embedding matrix for the source, the target and the output: `tie-embeddings` must be all, got '{TieEmbeddings}'");
         Require(Activation is "relu" or "gelu", $"`activation` must be relu or gelu, got '{Activation}'");
         Require(MaxPositions > 0, "`max-positions` must be positive");
     }

@@ -88,7 +88,7 @@ public sealed class Transformer : nn.Module, ITranslationModel
         return minimum <= storedElements && (double)config.MaxPositions * config.DModel <= Math.Max(storedElements, 1L << 26);
     }
 
-    private static Embedding NewEmbedding(int vocabSize, int d)
+    internal static Embedding NewEmbedding(int vocabSize, int d)
     {
         var embedding = nn.Embedding(vocabSize, d, padding_idx: Vocabulary.PadId);
         using (no_grad())
@@ -100,7 +100,7 @@ public sealed class Transformer : nn.Module, ITranslationModel
     }
 
     /// <summary>PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(same).</summary>
-    private static Tensor SinusoidalPositions(int maxPositions, int d)
+    internal static Tensor SinusoidalPositions(int maxPositions, int d)
     {
         var position = arange(maxPositions, dtype: float32).unsqueeze(1);
         var frequency = exp(arange(0, d, 2, dtype: float32) * (-Math.Log(10000.0) / d));
@@ -226,39 +226,14 @@ public sealed class Transformer : nn.Module, ITranslationModel
         if (preparedForInference) throw new InvalidOperationException("this model was already prepared for inference");
         long parameterCount = parameters().Sum(p => p.numel());
         eval();
-        using (no_grad())
-        {
-            var tableForOutput = outputProjection is null ? (targetEmbedding ?? sourceEmbedding).weight! : null;
-            if (backend.Precision.IsBFloat16)
-            {
-                foreach (var linear in modules().OfType<Linear>())
-                    linear.weight = new Parameter(linear.weight.to(bfloat16), requires_grad: false);
-                outputWeightForDecoding = tableForOutput?.to(bfloat16).DetachFromDisposeScope();
-                if (sourceEmbedding.weight!.device_type == DeviceType.CPU && PackedBFloat16.Available)
-                {
-                    packedWeights = new PackedBFloat16();
-                    foreach (var weight in modules().OfType<Linear>().Select(l => l.weight).Append(outputWeightForDecoding))
-                        if (weight is not null && PackedBFloat16.Packable(weight)) packedWeights.Add(weight);
-                }
-            }
-            else
-            {
-                // float32 weights stored column-major (same values and shape): F.linear computes x·Wᵀ, and MKL multiplies a
-                // contiguous Wᵀ much faster on a decoding step's few rows (docs/performance.md, "bfloat16").
-                foreach (var linear in modules().OfType<Linear>())
-                    linear.weight = new Parameter(ColumnMajor(linear.weight), requires_grad: false);
-                // A tied output layer shares the embedding table, whose lookups want it row-major: the output gets a copy.
-                if (tableForOutput is not null) outputWeightForDecoding = ColumnMajor(tableForOutput).DetachFromDisposeScope();
-            }
-        }
+        (outputWeightForDecoding, packedWeights) = InferenceWeights.Prepare(this,
+            outputProjection is null ? (targetEmbedding ?? sourceEmbedding).weight! : null, backend, sourceEmbedding.weight!.device_type);
         preparedForInference = true;
-        IMatmulPath path = backend == InferenceBackend.BFloat16Mkl ? new MklPath() : backend.Precision;
+        var path = InferenceWeights.PathFor(backend);
         // The packed kernel runs on one thread and cannot share libtorch's: only one-thread workers get it (InferenceModel.ForWorker).
         var packed = packedWeights is null ? null : new TransformerInference(this, new PackedPath(packedWeights, path));
         return new InferenceModel(this, new TransformerInference(this, path), packed, parameterCount);
     }
-
-    private static Tensor ColumnMajor(Tensor matrix) => matrix.t().contiguous().t();
 
     /// <summary>train() is refused on a model prepared for inference; eval() is not.</summary>
     public override void train(bool train = true)

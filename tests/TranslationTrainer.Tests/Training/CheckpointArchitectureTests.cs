@@ -59,7 +59,8 @@ public class CheckpointArchitectureTests
     public void AnUnknownArchitectureIsAOneLineErrorNamingTheFileAndTheArchitecture()
     {
         var path = WithHeader(Trained, header => header["architecture"] = "quantum-lstm");
-        var expected = $"{path}: unknown architecture 'quantum-lstm' (known: transformer)";
+        var expected = $"{path}: unknown architecture 'quantum-lstm' (known: {string.Join(", ", ModelArchitecture.All.Select(a => a.Name))})";
+        Assert.Contains("(known: transformer, ", expected);
         Assert.Equal(expected, Assert.Throws<UserError>(() => Checkpoint.LoadModel(path, CPU)).Message);
         Assert.Equal(expected, Assert.Throws<UserError>(() => Checkpoint.ReadHeader(path)).Message);
         Assert.Equal(expected, Assert.Throws<UserError>(() => CheckpointAveraging.Average([Trained, path], Path.Combine(Path.GetDirectoryName(path)!, "avg.pt"))).Message);

@@ -57,6 +57,21 @@ public class DistributedTests
         Assert.Single(Directory.GetFiles(Path.Combine(runDir, RunDirectory.TensorBoard)));
     }
 
+    /// <summary>The decoder-only model through the same data parallelism: nothing in it is architecture-specific.</summary>
+    [SkippableFact]
+    public void TwoRanksTrainADecoderOnlyModelAsOneRankDoes()
+    {
+        SkipWithoutMpiexec();
+        var config = Config() with { Model = Config().Model with { Arch = "decoder-only", DecoderLayers = 2 }, MaxUpdates = 10 };
+        string oneRank = TinyRun.NewRunDirectory(), twoRanks = TinyRun.NewRunDirectory();
+        TinyRun.Train(config, oneRank);
+        var (exitCode, output) = RunRanks(2, config, twoRanks);
+
+        Assert.True(exitCode == 0, output);
+        Assert.Equal("decoder-only", Checkpoint.ReadHeader(Path.Combine(twoRanks, RunDirectory.LastCheckpoint)).Architecture);
+        AssertSameParameters(oneRank, twoRanks);
+    }
+
     [SkippableFact]
     public void ATwoRankRunResumedWithOneRankContinuesTheSameRun()
     {
