@@ -33,6 +33,23 @@ public static class TinyModels
         return model;
     }
 
+    /// <summary>A seeded rnn-attention or rnn-bottleneck of the same size (hidden 40 ≠ d-model 32 by default, so the tied output projects).</summary>
+    public static RecurrentModel CreateRecurrent(string arch, string cell = "lstm", int seed = 7, double dropout = 0.0, string tie = "all",
+        int hidden = 40, int encoderLayers = 2, int decoderLayers = 2)
+    {
+        manual_seed(seed);
+        var model = new RecurrentModel(RecurrentConfig(arch, cell, dropout, tie, hidden, encoderLayers, decoderLayers), Vocab, Vocab);
+        model.eval();
+        return model;
+    }
+
+    public static ModelConfig RecurrentConfig(string arch, string cell = "lstm", double dropout = 0.0, string tie = "all", int hidden = 40,
+        int encoderLayers = 2, int decoderLayers = 2) =>
+        Config(dropout: dropout) with
+        {
+            Arch = arch, RnnCell = cell, RnnHiddenSize = hidden, TieEmbeddings = tie, EncoderLayers = encoderLayers, DecoderLayers = decoderLayers,
+        };
+
     /// <summary>Ids of ordinary tokens (4 and up: 0-3 are pad, unk, bos, eos).</summary>
     public static Tensor RandomTokens(int seed, params long[] shape)
     {
@@ -41,7 +58,7 @@ public static class TinyModels
     }
 
     /// <summary>Trains the model until it reproduces `pairs` random pairs; returns the padded sources and target tokens.</summary>
-    public static (Tensor Sources, int[][] Targets) Memorize(ITranslationModel model, int pairs)
+    public static (Tensor Sources, int[][] Targets) Memorize(ITranslationModel model, int pairs, double learningRate = 3e-3)
     {
         var generator = new Generator(5);
         var sources = Enumerable.Range(0, pairs).Select(i => randint(4, TinyModels.Vocab, [3 + i % 4], generator: generator).data<long>().Select(x => (int)x).ToArray()).ToArray();
@@ -50,7 +67,7 @@ public static class TinyModels
         var targetInput = Batching.Pad(targets.Select(t => (int[])[Vocabulary.BosId, .. t]).ToArray(), CPU);
         var targetOutput = Batching.Pad(targets.Select(t => (int[])[.. t, Vocabulary.EosId]).ToArray(), CPU);
         int tokens = targets.Sum(t => t.Length + 1);
-        var optimizer = optim.Adam(model.Module.parameters(), 3e-3, 0.9, 0.98, 1e-9);
+        var optimizer = optim.Adam(model.Module.parameters(), learningRate, 0.9, 0.98, 1e-9);
         model.Module.train();
         double loss = double.MaxValue;
         for (int update = 0; update < 400 && loss > 0.01; update++)

@@ -14,6 +14,8 @@ public sealed record ModelArchitecture(
     [
         new(Transformer.ArchitectureName, (config, source, target) => new Transformer(config, source, target), Transformer.FitsStoredParameters),
         new(DecoderOnlyTransformer.ArchitectureName, (config, source, target) => new DecoderOnlyTransformer(config, source, target), DecoderOnlyTransformer.FitsStoredParameters),
+        new(RecurrentModel.AttentionName, (config, source, target) => new RecurrentModel(config, source, target), RecurrentModel.FitsStoredParameters),
+        new(RecurrentModel.BottleneckName, (config, source, target) => new RecurrentModel(config, source, target), RecurrentModel.FitsStoredParameters),
     ];
 
     /// <summary>The architecture of that name; null when there is none.</summary>

@@ -52,6 +52,8 @@ public sealed record ModelConfig
         }
         Require(Cell is "lstm" or "gru" or "rnn", $"`rnn-cell` must be lstm, gru or rnn, got '{Cell}'");
         Require(HiddenSize > 0, "`rnn-hidden-size` must be positive");
+        Require(!IsRecurrent || HiddenSize % 2 == 0,
+            $"`rnn-hidden-size` ({HiddenSize}{(RnnHiddenSize is null ? ", d-model when not given" : "")}) must be even: each direction of the bidirectional encoder gets half");
         Require(DModel > 0, "`d-model` must be positive");
         Require(Heads > 0, "`heads` must be positive");
         Require(DModel % Heads == 0, $"`d-model` ({DModel}) must be divisible by `heads` ({Heads})");
