@@ -72,6 +72,27 @@ public class DistributedTests
         AssertSameParameters(oneRank, twoRanks);
     }
 
+    /// <summary>The recurrent models through the same data parallelism (their fused libtorch LSTMs included).</summary>
+    [SkippableTheory]
+    [InlineData("rnn-attention")]
+    [InlineData("rnn-bottleneck")]
+    public void TwoRanksTrainARecurrentModelAsOneRankDoes(string arch)
+    {
+        SkipWithoutMpiexec();
+        var config = Config() with
+        {
+            Model = Config().Model with { Arch = arch, RnnCell = "lstm", RnnHiddenSize = 40, EncoderLayers = 2, DecoderLayers = 2 },
+            MaxUpdates = 10,
+        };
+        string oneRank = TinyRun.NewRunDirectory(), twoRanks = TinyRun.NewRunDirectory();
+        TinyRun.Train(config, oneRank);
+        var (exitCode, output) = RunRanks(2, config, twoRanks);
+
+        Assert.True(exitCode == 0, output);
+        Assert.Equal(arch, Checkpoint.ReadHeader(Path.Combine(twoRanks, RunDirectory.LastCheckpoint)).Architecture);
+        AssertSameParameters(oneRank, twoRanks);
+    }
+
     [SkippableFact]
     public void ATwoRankRunResumedWithOneRankContinuesTheSameRun()
     {
