@@ -25,6 +25,15 @@ public static class Alignment
         return weights.cpu().MoveToOuterDisposeScope();
     }
 
+    /// <summary>Whether the model has cross-attention to align with or draw (rnn-bottleneck has none): one tiny pass.</summary>
+    public static bool HasCrossAttention(IDecodingModel model, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var source = tensor(new long[] { Vocabulary.EosId }, device: device).reshape(1, 1);
+        var input = tensor(new long[] { Vocabulary.BosId }, device: device).reshape(1, 1);
+        return model.CrossAttention(model.Encode(source), input) is not null;
+    }
+
     /// <summary>sourceLengths[b]: real subwords of row b without &lt;/s&gt;. Returns (target index, source index) pairs, one per target token.</summary>
     public static (int Target, int Source)[][] Compute(IDecodingModel model, Tensor source, int[] sourceLengths, int[][] targets)
     {

@@ -151,6 +151,11 @@ public static class ReportPage
             html.Append("<p class=\"muted\">Omitted: no test set was given (--test-src, --test-ref).</p>\n");
             return;
         }
+        if (test.AttentionOmitted is { } omitted)
+        {
+            html.Append($"<p class=\"muted\">{E(omitted)}</p>\n");
+            return;
+        }
         html.Append("<p class=\"muted\">Encoder-decoder attention of the last decoder layer while the model's own translation is read back: "
             + "each row is an output subword, each column a source subword; the darker the cell, the more that output looked at that source. "
             + "The average over heads comes first, then each head.</p>\n");

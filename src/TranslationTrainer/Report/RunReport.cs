@@ -37,7 +37,7 @@ public sealed record AttentionExample(int Line, string Source, string Translatio
 
 /// <summary>The test-set part of a report: scores with signatures, scores by length, attention examples.</summary>
 public sealed record TestSection(string SourcePath, string ReferencePath, int Sentences, int LinesInFile, IReadOnlyList<MetricResult> Scores,
-    IReadOnlyList<BucketScore> Buckets, ReportImage BucketChart, IReadOnlyList<AttentionExample> Attention);
+    IReadOnlyList<BucketScore> Buckets, ReportImage BucketChart, IReadOnlyList<AttentionExample> Attention, string? AttentionOmitted = null);
 
 /// <summary>Everything the page shows, computed before any file is written.</summary>
 public sealed record ReportContent(string RunDir, string CheckpointPath, CheckpointHeader Checkpoint, long Parameters,
@@ -99,8 +99,12 @@ public static class RunReport
             var scores = Evaluator.Score(hypotheses, [t.References], new EvalOptions { Metrics = ["bleu", "chrf"] }).Results;
             var buckets = LengthBuckets.Score(t.Sources, hypotheses, t.References);
             var chart = new ReportImage("length-buckets.png", "Test BLEU and chrF by source length", ReportCharts.LengthBuckets(buckets));
-            var examples = AttentionExamples(new Translator(model, vocab, request.Decoding with { AttentionMaps = true }, request.Device), t, request.AttentionSentences);
-            testSection = new TestSection(t.SourcePath, t.ReferencePath, t.Sources.Count, t.LinesInFile, scores, buckets, chart, examples);
+            bool hasAttention = Decoding.Alignment.HasCrossAttention(model, request.Device);
+            var examples = hasAttention
+                ? AttentionExamples(new Translator(model, vocab, request.Decoding with { AttentionMaps = true }, request.Device), t, request.AttentionSentences)
+                : [];
+            testSection = new TestSection(t.SourcePath, t.ReferencePath, t.Sources.Count, t.LinesInFile, scores, buckets, chart, examples,
+                hasAttention ? null : $"Omitted: a {model.Architecture} model has no encoder-decoder attention to draw.");
         }
 
         return new ReportContent(runDir, checkpointPath, header, parameters, vocab.Source.Size, vocab.Target.Size, vocab.Joint,

@@ -58,6 +58,14 @@ public class RecurrentCliTests
         var checkpoint = Path.Combine(run, RunDirectory.AveragedCheckpoint);
         Assert.Equal(arch, Checkpoint.ReadHeader(checkpoint).Architecture);
 
+        // The report draws attention where there is some, and says so where there is none.
+        var reportDir = Path.Combine(run, "report");
+        var reported = CliRunner.Run("report", "--run-dir", run, "--test-src", Data("valid.es"), "--test-ref", Data("valid.en"), "--max-sentences", "3",
+            "--attention-sentences", "1", "--beam", "2", "--threads", "1", "--device", "cpu", "--output", reportDir);
+        Assert.True(reported.ExitCode == 0, reported.Error);
+        Assert.Equal(arch == "rnn-attention", File.Exists(Path.Combine(reportDir, "attention-1-average.png")));
+        Assert.Equal(arch == "rnn-bottleneck", File.ReadAllText(Path.Combine(reportDir, "report.html")).Contains("has no encoder-decoder attention"));
+
         var translated = CliRunner.RunWithInput("Y dijo Dios\nSea la luz\n", "translate", "--checkpoint", checkpoint, "--beam", "3", "--threads", "1",
             "--output-format", "json", "--alignment");
         if (arch == "rnn-bottleneck")
