@@ -193,6 +193,30 @@ public class CompareTests
         Assert.Contains("is a file, expected a directory", asFile.Error);
     }
 
+    /// <summary>The averaging rule counts the checkpoints a run made, not the ones keepLast kept (a 90-minute run kept 5 of 18).</summary>
+    [Theory]
+    [InlineData("200 400 600", 1)]
+    [InlineData("1200 1600", 2)]
+    [InlineData("400 800 1200 1600", 2)]
+    [InlineData("5600 6000 6400 6800 7200", 5)]
+    [InlineData("400 800 1200 1600 2000 2400", 3)]
+    [InlineData("400", 0)]
+    public void TheAveragingScriptAveragesTheLastHalfOfAShortRunAndFiveOfALongOne(string updates, int expected)
+    {
+        var run = TinyRun.NewRunDirectory();
+        Directory.CreateDirectory(run);
+        foreach (var update in updates.Split(' ')) File.WriteAllText(Path.Combine(run, $"checkpoint_{update}.pt"), "");
+        var script = Path.GetFullPath(Path.Combine(Text.Corpus.Directory, "..", "..", "scripts", "average-run"));
+        var start = new ProcessStartInfo("bash", [script, "--count", run]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var bash = Process.Start(start)!;
+        var output = bash.StandardOutput.ReadToEnd();
+        var error = bash.StandardError.ReadToEnd();
+        bash.WaitForExit();
+
+        Assert.True(bash.ExitCode == 0, error);
+        Assert.Equal(expected.ToString(), output.Trim());
+    }
+
     [Fact]
     public void TheComparisonScriptsAreValidBash()
     {
