@@ -146,6 +146,7 @@ public static class ConfigLoader
             return double.TryParse(text, NumberStyles.Float, invariant, out var d) ? JsonValue.Create(d) : throw new UserError($"{value.OptionName}: '{text}' is not a number");
         if (type == typeof(bool))
             return bool.TryParse(text, out var b) ? JsonValue.Create(b) : throw new UserError($"{value.OptionName}: '{text}' is not true or false");
+        if (value.IsPath && string.IsNullOrWhiteSpace(text)) throw new UserError($"{value.OptionName}: an empty path");
         return JsonValue.Create(value.IsPath ? Path.GetFullPath(text) : text);
     }
 

@@ -84,6 +84,8 @@ public class BadInputTests
     [InlineData("--heads", "3", "--d-model (32) must be divisible by --heads (3)")]
     [InlineData("--dropout", "-0.1", "--dropout must be in [0, 1)")]
     [InlineData("--max-tokens", "lots", "--max-tokens: 'lots' is not an integer")]
+    [InlineData("--valid-src", "", "--valid-src: an empty path")]
+    [InlineData("--train-src", " ", "--train-src: an empty path")]
     [InlineData("--distributed", "nccl", "--distributed must be auto, mpi or none, got 'nccl'")]
     [InlineData("--distributed-timeout", "0", "--distributed-timeout must be positive")]
     public void InvalidValues(string option, string value, string message)
