@@ -1,4 +1,5 @@
 using System.CommandLine;
+using TranslationTrainer.Decoding;
 using TranslationTrainer.Evaluation;
 
 namespace TranslationTrainer.Cli;
@@ -72,7 +73,7 @@ public static class EvalCommand
                 if (request.Hyps.Length > 0) throw new UserError("--checkpoint replaces --hyp; give one or the other");
                 var sourceLines = EvalInput.ReadFile(sourcePath);
                 var translator = decoding.CreateTranslator(parse, checkpoints, decoding.Read(parse), context.Error);
-                var hypotheses = translator.TranslateAll(sourceLines).Select(r => r.Best).ToList();
+                var hypotheses = translator.TranslateAll(translator.ReadsSpeech ? [.. Translator.AudioPaths(sourceLines, sourcePath)] : sourceLines).Select(r => r.Best).ToList();
                 return Run(request with { Translated = (string.Join(" + ", checkpoints), hypotheses) }, context);
             }
             if (parse.GetValue(source) is not null) throw new UserError("--src is only used with --checkpoint");

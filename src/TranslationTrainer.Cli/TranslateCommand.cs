@@ -24,10 +24,11 @@ public static class TranslateCommand
         public Option<int> Workers { get; } = new("--workers") { Description = "batches decoded at once, sharing the threads (0 = auto: one single-threaded worker per thread on a CPU, 1 on a GPU)", DefaultValueFactory = _ => Defaults.Workers };
         public Option<string> Precision { get; } = new("--precision") { Description = "auto (bf16 where the hardware runs it fast, else fp32), fp32, or bf16 (weights cast to bfloat16 once; needs AVX512_BF16/AMX or a GPU)", DefaultValueFactory = _ => "auto" };
         public Option<string?> Vocab { get; } = new("--vocab") { Description = "vocabulary directory (default: the run directory's copy)" };
+        public Option<double> MaxSeconds { get; } = new("--max-seconds") { Description = "speech models: refuse audio files longer than this", DefaultValueFactory = _ => Defaults.MaxSeconds };
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, NoRepeatNgram, AllowUnk, Device, Threads, Workers, Precision, Vocab })
+            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, NoRepeatNgram, AllowUnk, Device, Threads, Workers, Precision, Vocab, MaxSeconds })
                 command.Options.Add(option);
         }
 
@@ -38,6 +39,7 @@ public static class TranslateCommand
                 Beam = parse.GetValue(Beam), BatchSize = parse.GetValue(BatchSize), Workers = parse.GetValue(Workers), LengthPenalty = parse.GetValue(LengthPenalty),
                 LengthPenaltyStyle = parse.GetValue(LengthPenaltyStyle)!, MaxLenA = parse.GetValue(MaxLenA), MaxLenB = parse.GetValue(MaxLenB),
                 MinLen = parse.GetValue(MinLen), NoRepeatNgram = parse.GetValue(NoRepeatNgram), AllowUnk = parse.GetValue(AllowUnk), NBest = nbest,
+                MaxSeconds = parse.GetValue(MaxSeconds),
             };
             options.Validate();
             return options;
@@ -63,7 +65,11 @@ public static class TranslateCommand
             Description = "checkpoint file, or run directory (its best checkpoint); repeat it to decode with an ensemble, which averages the models' probabilities",
             Required = true, Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false,
         };
-        var input = new Option<string>("--input") { Description = "source text, one sentence per line; - = stdin", DefaultValueFactory = _ => "-" };
+        var input = new Option<string>("--input")
+        {
+            Description = "source text, one sentence per line; - = stdin. A speech model reads WAV paths, one per line, or a manifest (wav path<TAB>text), paths relative to the file",
+            DefaultValueFactory = _ => "-",
+        };
         var output = new Option<string>("--output") { Description = "translations; - = stdout (a file is written whole or not at all)", DefaultValueFactory = _ => "-" };
         var nbest = new Option<int>("--nbest") { Description = "output the N best translations per line (with --output-format json)", DefaultValueFactory = _ => 1 };
         var format = new Option<string>("--output-format") { Description = "text (one translation per line) or json (one object per line with n-best and scores)", DefaultValueFactory = _ => "text" };
@@ -94,6 +100,7 @@ public static class TranslateCommand
             using var signals = outputPath == "-" ? null : new SignalCancellation();
             var token = signals?.Token ?? CancellationToken.None;
             var lines = Cancellable(inputPath == "-" ? ReadAll(context.In) : TextFile.ReadLines(inputPath), token);
+            if (translator.ReadsSpeech && inputPath != "-") lines = Translator.AudioPaths(lines, inputPath);
             var results = translator.Translate(lines, chunk);
             if (pngDirectory is not null) results = AttentionPngs.WriteEach(results, pngDirectory);
             var formatted = Cancellable(results.Select(r => outputFormat == "json" ? TranslationJson.Create(r).ToJsonString() : r.Best), token);

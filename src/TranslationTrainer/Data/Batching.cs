@@ -1,3 +1,4 @@
+using TranslationTrainer.Speech;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
 
@@ -19,14 +20,14 @@ public static class Batching
         var random = new Random(unchecked(seed * 1_000_003 + epoch));
         var order = Enumerable.Range(0, corpus.Count).ToArray();
         random.Shuffle(order);
-        var sorted = order.OrderBy(i => corpus.Target[i].Length).ThenBy(i => corpus.Source[i].Length).ToArray();
+        var sorted = order.OrderBy(i => corpus.Target[i].Length).ThenBy(corpus.SourceLength).ToArray();
 
         var batches = new List<int[]>();
         var current = new List<int>();
         int longestSource = 0, longestTarget = 0;
         foreach (var i in sorted)
         {
-            int source = corpus.Source[i].Length, target = corpus.Target[i].Length + 1;
+            int source = corpus.SourceLength(i), target = corpus.Target[i].Length + 1;
             int grownSource = Math.Max(longestSource, source), grownTarget = Math.Max(longestTarget, target);
             if (current.Count > 0 && (current.Count + 1) * (grownSource + grownTarget) > maxTokens)
             {
@@ -45,12 +46,20 @@ public static class Batching
     private static Span<int[]> CollectionsMarshalList(List<int[]> list) =>
         System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list);
 
-    public static TrainingBatch ToTensors(ParallelCorpus corpus, int[] indices, Device device)
+    /// <summary>
+    /// The batch of those pairs on the device. A speech source is a <see cref="SpeechBatch"/>; `augment`, given in
+    /// training only, draws each utterance's SpecAugment masks from a seed of its own (index and `augmentSeed`), so an
+    /// utterance gets the same masks on whatever rank trains it.
+    /// </summary>
+    public static TrainingBatch ToTensors(ParallelCorpus corpus, int[] indices, Device device, SpecAugmentOptions? augment = null, long augmentSeed = 0)
     {
-        var sources = indices.Select(i => corpus.Source[i]).ToArray();
         var inputs = indices.Select(i => (int[])[Vocabulary.BosId, .. corpus.Target[i]]).ToArray();
         var outputs = indices.Select(i => (int[])[.. corpus.Target[i], Vocabulary.EosId]).ToArray();
-        return new TrainingBatch(Pad(sources, device), Pad(inputs, device), Pad(outputs, device), outputs.Sum(o => o.Length));
+        var source = corpus.IsSpeech
+            ? SpeechBatch.Pad([.. indices.Select(i => augment is null ? corpus.SourceFrames[i]
+                : SpecAugment.Apply(corpus.SourceFrames[i], corpus.FeatureBins, augment, new Random(unchecked((int)(augmentSeed * 1_000_003 + i)))))], corpus.FeatureBins, device)
+            : Pad([.. indices.Select(i => corpus.Source[i])], device);
+        return new TrainingBatch(source, Pad(inputs, device), Pad(outputs, device), outputs.Sum(o => o.Length));
     }
 
     /// <summary>Right-pads rows of ids with <see cref="Vocabulary.PadId"/> into a (rows, longest) int64 tensor on the device.</summary>

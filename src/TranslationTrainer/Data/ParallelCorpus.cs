@@ -6,12 +6,23 @@ namespace TranslationTrainer.Data;
 /// <summary>
 /// Sentence pairs as subword ids (no strings kept). Source ids end with &lt;/s&gt;; target ids carry no
 /// specials: batching adds &lt;s&gt; to the decoder input and &lt;/s&gt; to the expected output.
+/// A speech corpus (<see cref="Speech.SpeechCorpus"/>) has log-mel frames as its source instead of ids.
 /// </summary>
 public sealed class ParallelCorpus
 {
     public List<int[]> Source { get; } = [];
+    /// <summary>Speech only: each utterance's normalised log-mel features, [frames × <see cref="FeatureBins"/>] row-major.</summary>
+    public List<float[]> SourceFrames { get; } = [];
     public List<int[]> Target { get; } = [];
-    public int Count => Source.Count;
+    public int FeatureBins { get; init; }
+    public bool IsSpeech => FeatureBins > 0;
+    public int Count => Target.Count;
+
+    /// <summary>
+    /// What a source costs in a batch: its ids, or for speech the encoder positions its frames become (4 frames, 40 ms,
+    /// each), so that one `max-tokens` budget bounds the padded encoder length whatever the input.
+    /// </summary>
+    public int SourceLength(int i) => IsSpeech ? Speech.SpeechCorpus.EncoderPositions(SourceFrames[i].Length / FeatureBins) : Source[i].Length;
 
     public sealed record LoadOptions(int MaxLength = 256, double MaxLengthRatio = 0);
 

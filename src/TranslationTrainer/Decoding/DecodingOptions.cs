@@ -29,10 +29,13 @@ public sealed record DecodingOptions
     /// <summary>Re-run the decoder over the whole prefix each step instead of using the key/value cache:
     /// the same results, much slower; for `benchmark decode` and tests only.</summary>
     public bool Uncached { get; init; }
+    /// <summary>A speech model refuses audio longer than this (no streaming: a long file would be decoded in one pass).</summary>
+    public double MaxSeconds { get; init; } = 60;
 
     public void Validate()
     {
         if (Beam < 1) throw new UserError("`beam` must be at least 1");
+        if (!(MaxSeconds > 0)) throw new UserError("`max-seconds` must be positive");
         if (BatchSize < 1) throw new UserError("`batch-size` must be at least 1");
         if (Workers < 0) throw new UserError("`workers` must not be negative (0 = auto)");
         if (NBest < 1 || NBest > Beam) throw new UserError($"`nbest` must be between 1 and `beam` ({Beam})");

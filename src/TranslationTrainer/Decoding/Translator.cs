@@ -1,3 +1,4 @@
+using TranslationTrainer.Speech;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
 using TranslationTrainer.Model;
@@ -49,8 +50,12 @@ public sealed class Translator(IDecodingModel model, VocabularyPair vocab, Decod
         foreach (var result in TranslateAll(chunk)) yield return result;
     }
 
+    /// <summary>Whether the model reads speech: then each input line names a WAV file (a manifest line's text after a tab is ignored).</summary>
+    public bool ReadsSpeech => model.Architecture == ModelConfig.SpeechArch;
+
     public List<TranslationResult> TranslateAll(IReadOnlyList<string> lines)
     {
+        if (ReadsSpeech) return TranscribeFiles(lines);
         var encoded = new int[lines.Count][];
         for (int i = 0; i < lines.Count; i++)
         {
@@ -60,6 +65,36 @@ public sealed class Translator(IDecodingModel model, VocabularyPair vocab, Decod
             encoded[i] = ids;
         }
         return Translate(lines, encoded, options);
+    }
+
+    /// <summary>
+    /// The WAV paths of a list or manifest (the text after a tab dropped), relative to the file's directory as in a
+    /// manifest; an empty line stays empty (and is refused when read).
+    /// </summary>
+    public static IEnumerable<string> AudioPaths(IEnumerable<string> lines, string listPath)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(listPath))!;
+        return lines.Select(line => line.Split('\t')[0].Trim() is { Length: > 0 } path ? Path.Combine(directory, path) : "");
+    }
+
+    /// <summary>Reads and decodes the WAV file each line names; a file that cannot be read, or longer than `max-seconds`, is an error naming it.</summary>
+    private List<TranslationResult> TranscribeFiles(IReadOnlyList<string> lines)
+    {
+        if (options.Alignment || options.AttentionMaps) throw new UserError("alignments and attention maps are for text models; this model reads speech");
+        var paths = lines.Select(line => line.Split('\t')[0].Trim()).ToArray();
+        var features = new float[paths.Length][];
+        for (int i = 0; i < paths.Length; i++)
+        {
+            if (paths[i].Length == 0) throw new UserError($"input line {i + 1}: empty, expected a WAV file path");
+            var audio = WavFile.Read(paths[i]);
+            if (audio.Seconds > options.MaxSeconds)
+                throw new UserError($"{paths[i]}: {audio.Seconds:0.0} s of audio, longer than `max-seconds` {options.MaxSeconds:0.#} (long files are not split: cut it, or raise the limit)");
+            if (LogMelFeatures.FrameCount(audio.Samples.Length) == 0)
+                throw new UserError($"{paths[i]}: {audio.Samples.Length} samples, shorter than one 25 ms frame");
+            using var frames = LogMelFeatures.Compute(audio.Samples);
+            features[i] = frames.data<float>().ToArray();
+        }
+        return new SpeechTranscriber(model, vocab.Target, options, device).TranscribeAll(paths, features, LogMelFeatures.MelBins);
     }
 
     /// <summary>A line's source ids ending in &lt;/s&gt;, cut to what the model's positions hold, and its subword count before the cut.</summary>

@@ -61,6 +61,13 @@ public interface ITranslationModel : IDecodingModel, IDisposable
     InferenceModel ForInference(InferenceBackend backend);
 }
 
+/// <summary>A model with a CTC head on its encoder (speech-transformer), trained with `ctc-weight` (ESPnet's hybrid CTC/attention).</summary>
+public interface ICtcModel
+{
+    /// <summary>Teacher-forced logits (B,T,V) and the CTC loss of the encoder against targets (B,S) of targetLengths (B), summed.</summary>
+    (Tensor Logits, Tensor CtcLoss) ForwardWithCtc(Tensor source, Tensor targetInput, Tensor targets, Tensor targetLengths);
+}
+
 /// <summary>
 /// What the encoder made of a source batch: its states (B,S,d) and the mask of real source positions. Only the model
 /// that made it reads it.

@@ -16,6 +16,7 @@ public sealed record ModelArchitecture(
         new(DecoderOnlyTransformer.ArchitectureName, (config, source, target) => new DecoderOnlyTransformer(config, source, target), DecoderOnlyTransformer.FitsStoredParameters),
         new(RecurrentModel.AttentionName, (config, source, target) => new RecurrentModel(config, source, target), RecurrentModel.FitsStoredParameters),
         new(RecurrentModel.BottleneckName, (config, source, target) => new RecurrentModel(config, source, target), RecurrentModel.FitsStoredParameters),
+        new(ModelConfig.SpeechArch, (config, source, target) => new Transformer(config, source, target), Transformer.FitsStoredParameters),
     ];
 
     /// <summary>The architecture of that name; null when there is none.</summary>

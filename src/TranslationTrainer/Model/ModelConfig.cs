@@ -1,9 +1,11 @@
+using System.Text.Json.Serialization;
+
 namespace TranslationTrainer.Model;
 
 /// <summary>The shape of a model; saved in every checkpoint so a model can be rebuilt exactly.</summary>
 public sealed record ModelConfig
 {
-    /// <summary>Which <see cref="ModelArchitecture"/>: transformer, rnn-attention, rnn-bottleneck or decoder-only.</summary>
+    /// <summary>Which <see cref="ModelArchitecture"/>: transformer, rnn-attention, rnn-bottleneck, decoder-only or speech-transformer.</summary>
     public string Arch { get; init; } = "transformer";
     public int DModel { get; init; } = 256;
     public int Heads { get; init; } = 4;
@@ -32,6 +34,19 @@ public sealed record ModelConfig
     /// <summary>The recurrent state size of rnn-attention and rnn-bottleneck (d-model when not given); null for the others.</summary>
     public int? RnnHiddenSize { get; init; }
 
+    /// <summary>The log-mel bins a speech-transformer reads per frame (80 when not given); null for the others.</summary>
+    public int? FeatureBins { get; init; }
+    /// <summary>The channels of a speech-transformer's convolutional front end (fairseq S2T's default 1024 when not given); null for the others.</summary>
+    public int? ConvChannels { get; init; }
+
+    [JsonIgnore] public bool IsSpeech => Arch == SpeechArch;
+    /// <summary>The name of the Transformer whose encoder reads log-mel frames through a convolutional front end.</summary>
+    public const string SpeechArch = "speech-transformer";
+    /// <summary>The bins a speech model reads.</summary>
+    [JsonIgnore] public int Bins => FeatureBins ?? 80;
+    /// <summary>The front end's channels in a speech model.</summary>
+    [JsonIgnore] public int SubsamplerChannels => ConvChannels ?? 1024;
+
     public bool IsRecurrent => Arch is "rnn-attention" or "rnn-bottleneck";
     /// <summary>The cell a recurrent model uses.</summary>
     public string Cell => RnnCell ?? "lstm";
@@ -50,6 +65,15 @@ public sealed record ModelConfig
             Require(RnnCell is null, $"`rnn-cell` is an option of rnn-attention and rnn-bottleneck, not of `arch` {Arch}");
             Require(RnnHiddenSize is null, $"`rnn-hidden-size` is an option of rnn-attention and rnn-bottleneck, not of `arch` {Arch}");
         }
+        if (!IsSpeech)
+        {
+            Require(FeatureBins is null, $"`feature-bins` is an option of speech-transformer, not of `arch` {Arch}");
+            Require(ConvChannels is null, $"`conv-channels` is an option of speech-transformer, not of `arch` {Arch}");
+        }
+        Require(Bins > 0, "`feature-bins` must be positive");
+        Require(SubsamplerChannels > 0 && SubsamplerChannels % 2 == 0, $"`conv-channels` must be positive and even (a GLU halves them), got {SubsamplerChannels}");
+        Require(!IsSpeech || TieEmbeddings != "all",
+            "`arch` speech-transformer has no source embedding to share: `tie-embeddings` must be decoder or none, got 'all'");
         Require(Cell is "lstm" or "gru" or "rnn", $"`rnn-cell` must be lstm, gru or rnn, got '{Cell}'");
         Require(HiddenSize > 0, "`rnn-hidden-size` must be positive");
         Require(!IsRecurrent || HiddenSize % 2 == 0,

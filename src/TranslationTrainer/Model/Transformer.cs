@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using TranslationTrainer.Text;
+using TranslationTrainer.Speech;
 using F = TorchSharp.torch.nn.functional;
 
 namespace TranslationTrainer.Model;
@@ -10,8 +11,10 @@ namespace TranslationTrainer.Model;
 /// The encoder-decoder Transformer of "Attention Is All You Need", batch-first, in the paper's order:
 /// embeddings and positions, the encoder, the decoder (attending to the last encoder layer's output),
 /// the output projection. The full forward pass and the incremental step share every layer.
+/// As speech-transformer (fairseq's s2t_transformer), the source embedding is replaced by a convolutional front end
+/// over log-mel frames (<see cref="ConvSubsampler"/>, a <see cref="SpeechBatch"/> in); all else is the same.
 /// </summary>
-public sealed class Transformer : nn.Module, ITranslationModel
+public sealed class Transformer : nn.Module, ITranslationModel, ICtcModel
 {
     /// <summary>The architecture's name in checkpoint headers.</summary>
     public const string ArchitectureName = "transformer";
@@ -19,7 +22,7 @@ public sealed class Transformer : nn.Module, ITranslationModel
     public ModelConfig Config { get; }
     public int SourceVocabSize { get; }
     public int TargetVocabSize { get; }
-    public string Architecture => ArchitectureName;
+    public string Architecture => Config.Arch;
     public int MaxPositions => Config.MaxPositions;
     public string Backend => Precision.Backend;
 
@@ -28,7 +31,9 @@ public sealed class Transformer : nn.Module, ITranslationModel
         ? throw new InvalidOperationException("this model was prepared for inference (ForInference): it cannot be trained or saved")
         : this;
 
-    private readonly Embedding sourceEmbedding;
+    private readonly Embedding? sourceEmbedding;    // null for speech, whose source is frames
+    private readonly ConvSubsampler? subsampler;    // speech only: frames → encoder states, 4× fewer
+    private readonly Linear? ctcProjection;         // speech only: encoder states → target tokens and blank, for `ctc-weight`
     private readonly Embedding? targetEmbedding;    // null when all embeddings are tied
     private readonly Linear? outputProjection;      // null when the output shares the target embedding
     private readonly ModuleList<EncoderLayer> encoderLayers;
@@ -58,7 +63,12 @@ public sealed class Transformer : nn.Module, ITranslationModel
         int d = config.DModel;
         embeddingScale = Math.Sqrt(d);
 
-        sourceEmbedding = NewEmbedding(sourceVocabSize, d);
+        if (config.IsSpeech)
+        {
+            subsampler = new ConvSubsampler(config.Bins, d, config.SubsamplerChannels);
+            ctcProjection = nn.Linear(d, targetVocabSize);
+        }
+        else sourceEmbedding = NewEmbedding(sourceVocabSize, d);
         targetEmbedding = config.TieEmbeddings == "all" ? null : NewEmbedding(targetVocabSize, d);
         outputProjection = config.TieEmbeddings == "none" ? nn.Linear(d, targetVocabSize, hasBias: false) : null;
         if (outputProjection is not null) nn.init.normal_(outputProjection.weight, 0, Math.Pow(d, -0.5));
@@ -82,7 +92,8 @@ public sealed class Transformer : nn.Module, ITranslationModel
     public static bool FitsStoredParameters(ModelConfig config, int sourceVocabSize, int targetVocabSize, long storedElements)
     {
         double d = config.DModel, ffn = config.FfnSize;
-        double minimum = Math.Max(sourceVocabSize, targetVocabSize) * d
+        double kernel = ConvSubsampler.KernelSize, channels = config.SubsamplerChannels;
+        double minimum = (config.IsSpeech ? targetVocabSize * d + kernel * (config.Bins * channels + channels / 2 * 2 * d) : Math.Max(sourceVocabSize, targetVocabSize) * d)
             + config.EncoderLayers * (4 * d * d + 2 * d * ffn)
             + config.DecoderLayers * (8 * d * d + 2 * d * ffn);
         return minimum <= storedElements && (double)config.MaxPositions * config.DModel <= Math.Max(storedElements, 1L << 26);
@@ -110,15 +121,31 @@ public sealed class Transformer : nn.Module, ITranslationModel
         return table;
     }
 
-    private Tensor Embed(Embedding embedding, Tensor tokens, int firstPosition)
+    /// <summary>The table target tokens are looked up in (the shared one when all embeddings are tied).</summary>
+    private Embedding TargetEmbedding => targetEmbedding ?? sourceEmbedding!;
+
+    private Tensor Embed(Embedding embedding, Tensor tokens, int firstPosition) =>
+        AddPositions(embedding.forward(tokens) * embeddingScale, firstPosition);
+
+    private Tensor AddPositions(Tensor embedded, int firstPosition)
     {
-        long length = tokens.shape[1];
+        long length = embedded.shape[1];
         if (firstPosition + length > Config.MaxPositions)
-            throw new UserError($"sequence of {firstPosition + length} tokens exceeds `max-positions` {Config.MaxPositions}");
-        var embedded = embedding.forward(tokens) * embeddingScale;
+            throw new UserError($"sequence of {firstPosition + length} {(subsampler is null ? "tokens" : "positions")} exceeds `max-positions` {Config.MaxPositions}");
         // The table stays float32 (Module.to leaves non-persistent buffers alone); a bf16 model reads it cast.
         var x = embedded + get_buffer("positions")!.narrow(0, firstPosition, length).to(embedded.dtype);
         return Dropout.Apply(x, Config.Dropout, training);
+    }
+
+    /// <summary>The encoder's input: embedded tokens, or for speech the front end's output, scaled as fairseq S2T does; and the keep mask (B,1,1,S).</summary>
+    private (Tensor X, Tensor Keep) EncoderInput(Tensor source)
+    {
+        if (subsampler is null)
+            return (Embed(sourceEmbedding!, source, 0), source.ne(Vocabulary.PadId).unsqueeze(1).unsqueeze(1));
+        var (features, frames) = SpeechBatch.Split(source);
+        var (x, lengths) = subsampler.forward(features, frames);
+        var keep = arange(x.shape[1], device: x.device).unsqueeze(0) < tensor(lengths, device: x.device).unsqueeze(1);
+        return (AddPositions(x * embeddingScale, 0), keep.unsqueeze(1).unsqueeze(1));
     }
 
     /// <summary>
@@ -128,8 +155,7 @@ public sealed class Transformer : nn.Module, ITranslationModel
     public EncodedSource Encode(Tensor source, IMatmulPath? path = null)
     {
         path ??= Precision;
-        var keep = source.ne(Vocabulary.PadId).unsqueeze(1).unsqueeze(1);
-        var x = Embed(sourceEmbedding, source, 0);
+        var (x, keep) = EncoderInput(source);
         foreach (var layer in encoderLayers) x = layer.forward(path, x, keep);
         return new EncodedSource(encoderNorm?.forward(x) ?? x, keep);
     }
@@ -152,7 +178,7 @@ public sealed class Transformer : nn.Module, ITranslationModel
 
     private Tensor DecoderStates(IMatmulPath path, Tensor targetInput, Tensor memory, Tensor sourceKeep)
     {
-        var x = Embed(targetEmbedding ?? sourceEmbedding, targetInput, 0);
+        var x = Embed(TargetEmbedding, targetInput, 0);
         foreach (var layer in decoderLayers) x = layer.forward(path, x, memory, sourceKeep);
         return decoderNorm?.forward(x) ?? x;
     }
@@ -169,13 +195,28 @@ public sealed class Transformer : nn.Module, ITranslationModel
     public Tensor LastCrossAttentionPerHead(Tensor targetInput, Tensor memory, Tensor sourceKeep, IMatmulPath? path = null)
     {
         path ??= Precision;
-        var x = Embed(targetEmbedding ?? sourceEmbedding, targetInput, 0);
+        var x = Embed(TargetEmbedding, targetInput, 0);
         for (int i = 0; i < decoderLayers.Count - 1; i++) x = decoderLayers[i].forward(path, x, memory, sourceKeep);
         return decoderLayers[decoderLayers.Count - 1].CrossAttentionWeights(path, x, memory, sourceKeep);
     }
 
     public Tensor? CrossAttention(EncodedSource encoded, Tensor targetInput) =>
         LastCrossAttentionPerHead(targetInput, encoded.Memory, encoded.SourceKeep);
+
+    /// <summary>
+    /// Teacher-forced logits and the CTC loss of the encoder's states against `targets` (B,S; row b's first
+    /// targetLengths[b] ids, no specials), summed over the batch. The blank is <see cref="Vocabulary.PadId"/>, which no
+    /// target holds; an utterance too short for its target adds 0 rather than infinity.
+    /// </summary>
+    public (Tensor Logits, Tensor CtcLoss) ForwardWithCtc(Tensor source, Tensor targetInput, Tensor targets, Tensor targetLengths)
+    {
+        if (ctcProjection is null) throw new InvalidOperationException("only a speech-transformer has a CTC head");
+        var (memory, keep) = Encode(source);
+        var logProbs = F.log_softmax(ctcProjection.forward(memory), -1).transpose(0, 1); // (S', B, V), as ctc_loss reads
+        var inputLengths = keep.flatten(1).sum(1).to(int64);
+        var ctc = F.ctc_loss(logProbs, targets, inputLengths, targetLengths, blank: Vocabulary.PadId, reduction: nn.Reduction.Sum, zero_infinity: true);
+        return (Decode(targetInput, memory, keep), ctc);
+    }
 
     public Tensor forward(Tensor source, Tensor targetInput)
     {
@@ -204,7 +245,7 @@ public sealed class Transformer : nn.Module, ITranslationModel
     public Tensor DecodeStep(Tensor lastTokens, DecoderCache cache, IMatmulPath? path = null)
     {
         path ??= Precision;
-        var x = Embed(targetEmbedding ?? sourceEmbedding, lastTokens.unsqueeze(1), cache.Length);
+        var x = Embed(TargetEmbedding, lastTokens.unsqueeze(1), cache.Length);
         for (int i = 0; i < decoderLayers.Count; i++)
             x = decoderLayers[i].Step(path, x, cache.Layers[i], cache.MemoryKeys[i], cache.MemoryValues[i], cache.SourcePadding);
         cache.Length++;
@@ -213,7 +254,7 @@ public sealed class Transformer : nn.Module, ITranslationModel
 
     /// <summary>Logits in float32 whatever the precision: log-softmax and the loss need its accuracy.</summary>
     private Tensor Project(IMatmulPath path, Tensor x) =>
-        Precision.Cast(path.Linear(x, outputProjection?.weight ?? outputWeightForDecoding ?? (targetEmbedding ?? sourceEmbedding).weight!), float32);
+        Precision.Cast(path.Linear(x, outputProjection?.weight ?? outputWeightForDecoding ?? TargetEmbedding.weight!), float32);
 
     /// <summary>
     /// For decoding only, on `backend`: with bf16, casts the matrices to bfloat16 once, so steps copy no weights (LayerNorm, biases,
@@ -227,7 +268,7 @@ public sealed class Transformer : nn.Module, ITranslationModel
         long parameterCount = parameters().Sum(p => p.numel());
         eval();
         (outputWeightForDecoding, packedWeights) = InferenceWeights.Prepare(this,
-            outputProjection is null ? (targetEmbedding ?? sourceEmbedding).weight! : null, backend, sourceEmbedding.weight!.device_type);
+            outputProjection is null ? TargetEmbedding.weight! : null, backend, TargetEmbedding.weight!.device_type);
         preparedForInference = true;
         var path = InferenceWeights.PathFor(backend);
         // The packed kernel runs on one thread and cannot share libtorch's: only one-thread workers get it (InferenceModel.ForWorker).

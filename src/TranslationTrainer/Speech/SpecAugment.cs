@@ -56,6 +56,20 @@ public static class SpecAugment
         return result.MoveToOuterDisposeScope();
     }
 
+    /// <summary>A masked copy of one utterance's features held as [frames × bins] row-major values, as training batches read them.</summary>
+    public static float[] Apply(float[] features, int bins, SpecAugmentOptions options, Random random)
+    {
+        int frames = features.Length / bins;
+        var result = (float[])features.Clone();
+        foreach (var mask in Draw(frames, bins, options, random))
+            for (int i = mask.Start; i < mask.Start + mask.Width; i++)
+            {
+                if (mask.Time) Array.Clear(result, i * bins, bins);
+                else for (int t = 0; t < frames; t++) result[t * bins + i] = 0;
+            }
+        return result;
+    }
+
     /// <summary>Draws the masks for <paramref name="features"/> and applies them.</summary>
     public static Tensor Apply(Tensor features, SpecAugmentOptions options, Random random) =>
         Apply(features, Draw((int)features.shape[0], (int)features.shape[1], options, random));

@@ -32,4 +32,20 @@ public static class SpeechManifest
         if (utterances.Count == 0) throw new UserError($"{path}: empty manifest");
         return utterances;
     }
+
+    /// <summary>Reads the manifest and every WAV file it names, so that bad audio is refused before anything is written.</summary>
+    public static void CheckAudio(string path)
+    {
+        foreach (var utterance in Read(path))
+        {
+            try
+            {
+                WavFile.Read(utterance.WavPath);
+            }
+            catch (UserError e)
+            {
+                throw new UserError($"{path} line {utterance.Line}: {e.Message}");
+            }
+        }
+    }
 }

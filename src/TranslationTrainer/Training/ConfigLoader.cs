@@ -56,9 +56,11 @@ public static class ConfigLoader
         "TieEmbeddings" => "all, decoder or none (decoder-only: all)",
         "Activation" => "relu or gelu",
         "MaxPositions" => "longest sequence the positional encoding covers",
-        "Arch" => "transformer, rnn-attention, rnn-bottleneck or decoder-only",
+        "Arch" => "transformer, rnn-attention, rnn-bottleneck, decoder-only, or speech-transformer (log-mel frames in: `task` asr or st)",
         "RnnCell" => "lstm, gru or rnn (rnn-attention and rnn-bottleneck only; default lstm)",
         "RnnHiddenSize" => "recurrent state size (rnn-attention and rnn-bottleneck only; default d-model)",
+        "FeatureBins" => "log-mel bins per frame (speech-transformer only; default 80)",
+        "ConvChannels" => "channels of the convolutional front end (speech-transformer only; default 1024)",
         _ => name,
     };
 

@@ -46,8 +46,16 @@ public static class RunSetup
         else
         {
             // Checked before anything is written, so bad input leaves no half-made run directory behind.
-            ParallelCorpus.CheckLineCounts(config.TrainSrc, config.TrainTgt);
-            if (config.ValidSrc != "") ParallelCorpus.CheckLineCounts(config.ValidSrc, config.ValidTgt);
+            if (config.IsSpeech)
+            {
+                Speech.SpeechManifest.CheckAudio(config.TrainSrc);
+                if (config.ValidSrc != "") Speech.SpeechManifest.CheckAudio(config.ValidSrc);
+            }
+            else
+            {
+                ParallelCorpus.CheckLineCounts(config.TrainSrc, config.TrainTgt);
+                if (config.ValidSrc != "") ParallelCorpus.CheckLineCounts(config.ValidSrc, config.ValidTgt);
+            }
             if (!Directory.Exists(config.Vocab)) throw new UserError($"`vocab` {config.Vocab}: vocabulary directory not found");
             Text.VocabularyPair.Load(config.Vocab);
             Directory.CreateDirectory(runDir);

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Text.Json.Serialization;
 using TranslationTrainer.Model;
 
 namespace TranslationTrainer.Training;
@@ -17,10 +18,12 @@ public sealed class ResumableAttribute : Attribute;
 /// </summary>
 public sealed record TrainConfig
 {
-    [PathValue, Description("source side of the training corpus")] public string TrainSrc { get; init; } = "";
-    [PathValue, Description("target side of the training corpus")] public string TrainTgt { get; init; } = "";
-    [PathValue, Description("source side of the validation set")] public string ValidSrc { get; init; } = "";
-    [PathValue, Description("target side of the validation set")] public string ValidTgt { get; init; } = "";
+    [Description("translation (text to text), asr (speech to its transcript) or st (speech to a translation); asr and st read manifests (`wav path<TAB>text`) as train-src and valid-src, and need `arch` speech-transformer")]
+    public string Task { get; init; } = "translation";
+    [PathValue, Description("source side of the training corpus (asr, st: its manifest)")] public string TrainSrc { get; init; } = "";
+    [PathValue, Description("target side of the training corpus (not for asr and st: the manifest holds the text)")] public string TrainTgt { get; init; } = "";
+    [PathValue, Description("source side of the validation set (asr, st: its manifest)")] public string ValidSrc { get; init; } = "";
+    [PathValue, Description("target side of the validation set (not for asr and st)")] public string ValidTgt { get; init; } = "";
     [PathValue, Description("vocabulary directory made by `vocab`")] public string Vocab { get; init; } = "";
 
     public ModelConfig Model { get; init; } = new();
@@ -38,13 +41,15 @@ public sealed record TrainConfig
     [Description("learning-rate warmup updates")] public int WarmupUpdates { get; init; } = 4000;
     [Description("clip the gradient norm to this (0 = off)")] public double ClipNorm { get; init; } = 1.0;
     [Description("label smoothing of the cross-entropy")] public double LabelSmoothing { get; init; } = 0.1;
+    [Description("asr and st: SpecAugment's frequency and time masks on training utterances")] public bool SpecAugment { get; init; } = true;
+    [Description("asr: weight of a CTC loss on the encoder, the rest on the decoder's cross-entropy (ESPnet uses 0.3; 0 = off)")] public double CtcWeight { get; init; }
     [Description("batches accumulated per update")] public int UpdateFreq { get; init; } = 1;
     [Resumable, Description("stop after this many updates (0 = no limit)")] public int MaxUpdates { get; init; }
     [Resumable, Description("stop after this many epochs (0 = no limit)")] public int MaxEpochs { get; init; }
     [Resumable, Description("stop after this many minutes of training (0 = no limit)")] public double MaxTime { get; init; }
     [Resumable, Description("validate every N updates (0 = only at the end)")] public int ValidateEvery { get; init; } = 1000;
-    [Resumable, Description("at each validation, greedy-translate the validation set and score BLEU and chrF")] public bool ValidBleu { get; init; } = true;
-    [Resumable, Description("metric that picks checkpoint_best and drives --patience: bleu or loss")] public string BestMetric { get; init; } = "bleu";
+    [Resumable, Description("at each validation, greedy-translate the validation set and score BLEU and chrF (asr: WER)")] public bool ValidBleu { get; init; } = true;
+    [Resumable, Description("metric that picks checkpoint_best and drives --patience: bleu, loss, or wer (asr)")] public string BestMetric { get; init; } = "bleu";
     [Resumable, Description("stop after N validations without improvement (0 = never)")] public int Patience { get; init; }
     [Resumable, Description("write checkpoint_last every N updates (0 = at validations only)")] public int SaveEvery { get; init; }
     [Resumable, Description("keep the last N interval checkpoints")] public int KeepLast { get; init; } = 5;
@@ -62,21 +67,35 @@ public sealed record TrainConfig
     public void Validate()
     {
         Model.Validate();
-        Require(TrainSrc != "" && TrainTgt != "", "`train-src` and `train-tgt` are required");
+        Require(Task is "translation" or "asr" or "st", $"`task` must be translation, asr or st, got '{Task}'");
+        Require(IsSpeech == Model.IsSpeech, IsSpeech
+            ? $"`task` {Task} reads speech: `arch` must be {ModelConfig.SpeechArch}, got '{Model.Arch}'"
+            : $"`arch` {ModelConfig.SpeechArch} reads speech: `task` must be asr or st");
+        if (IsSpeech)
+        {
+            Require(TrainSrc != "", "`train-src` (a speech manifest) is required");
+            Require(Model.Bins == Speech.LogMelFeatures.MelBins, $"`feature-bins` must be {Speech.LogMelFeatures.MelBins}: training reads {Speech.LogMelFeatures.MelBins}-bin log-mel features");
+            Require(TrainTgt == "" && ValidTgt == "", $"`task` {Task} takes its text from the manifests: give no `train-tgt` or `valid-tgt`");
+        }
+        else Require(TrainSrc != "" && TrainTgt != "", "`train-src` and `train-tgt` are required");
         Require(Vocab != "", "`vocab` is required");
-        Require((ValidSrc == "") == (ValidTgt == ""), "`valid-src` and `valid-tgt` go together");
+        Require(IsSpeech || (ValidSrc == "") == (ValidTgt == ""), "`valid-src` and `valid-tgt` go together");
         Require(MaxTokens > 0, "`max-tokens` must be positive");
         Require(MaxLen > 1, "`max-len` must be at least 2");
         Require(Optimizer is "adam" or "adamw", $"`optimizer` must be adam or adamw, got '{Optimizer}'");
         Require(Schedule is "inverse-sqrt" or "noam" or "constant", $"`schedule` must be inverse-sqrt, noam or constant, got '{Schedule}'");
         Require(LearningRate > 0, "`learning-rate` must be positive");
         Require(WarmupUpdates >= 0, "`warmup-updates` must not be negative");
+        Require(CtcWeight is >= 0 and < 1, $"`ctc-weight` must be in [0, 1), got {CtcWeight}");
+        Require(CtcWeight == 0 || Task == "asr", "`ctc-weight` is for `task` asr (CTC needs an output that follows the audio in order)");
         Require(LabelSmoothing is >= 0 and < 1, "`label-smoothing` must be in [0, 1)");
         Require(UpdateFreq >= 1, "`update-freq` must be at least 1");
         Require(MaxUpdates >= 0 && MaxEpochs >= 0 && MaxTime >= 0, "`max-updates`, `max-epochs` and `max-time` must not be negative");
         Require(ValidateEvery >= 0 && SaveEvery >= 0 && KeepLast >= 0 && Patience >= 0, "`validate-every`, `save-every`, `keep-last` and `patience` must not be negative");
-        Require(BestMetric is "bleu" or "loss", $"`best-metric` must be bleu or loss, got '{BestMetric}'");
-        Require(BestMetric == "loss" || ValidBleu, "`best-metric` bleu needs `valid-bleu` true");
+        Require(BestMetric is "bleu" or "loss" or "wer", $"`best-metric` must be bleu, loss or wer, got '{BestMetric}'");
+        Require(BestMetric == "loss" || ValidBleu, $"`best-metric` {BestMetric} needs `valid-bleu` true");
+        Require((BestMetric == "wer") == (Task == "asr") || BestMetric == "loss",
+            Task == "asr" ? "`task` asr validates by WER: `best-metric` must be wer or loss" : "`best-metric` wer is for `task` asr");
         Require(LogEvery > 0, "`log-every` must be positive");
         Require(Threads >= 0, "`threads` must not be negative");
         Require(Device is "auto" or "cpu" or "cuda", $"`device` must be auto, cpu or cuda, got '{Device}'");
@@ -84,6 +103,9 @@ public sealed record TrainConfig
         Require(Distributed is "auto" or "mpi" or "none", $"`distributed` must be auto, mpi or none, got '{Distributed}'");
         Require(DistributedTimeout > 0, "`distributed-timeout` must be positive");
     }
+
+    /// <summary>Whether the source is speech (asr, st) rather than text.</summary>
+    [JsonIgnore] public bool IsSpeech => Task is "asr" or "st";
 
     private static void Require(bool condition, string message)
     {

@@ -5,6 +5,7 @@ using TorchSharp.Modules;
 using TranslationTrainer.Data;
 using TranslationTrainer.Distributed;
 using TranslationTrainer.Model;
+using TranslationTrainer.Speech;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
 using TranslationTrainer.Checkpoints;
@@ -39,6 +40,8 @@ public sealed class Trainer
     private readonly Validator? validator;
     private readonly CheckpointPolicy checkpoints;
     private TrainingProgress progress;
+    /// <summary>SpecAugment's settings for speech training; null for text or with it off.</summary>
+    private readonly SpecAugmentOptions? augment;
 
     /// <summary>Trains in a run directory prepared by RunSetup.Prepare, resuming from checkpoint_last when asked.</summary>
     /// <summary>status, when given, is called after every update (the CLI draws it on a terminal); world, the ranks of a distributed run.</summary>
@@ -61,6 +64,7 @@ public sealed class Trainer
         reducer = setup.Reducer;
         progress = setup.Progress;
         validator = setup.Valid is null ? null : new Validator(config, setup.Valid, model, setup.Vocab, device, log);
+        augment = config.IsSpeech && config.SpecAugment ? new SpecAugmentOptions() : null;
         checkpoints = new CheckpointPolicy(config, runDir, model, optimizer, setup.Vocab);
     }
 
@@ -100,7 +104,7 @@ public sealed class Trainer
                     ElapsedSeconds = Elapsed(),
                 };
                 int targetTokens = group.Sum(batch => batch.Sum(i => train.Target[i].Length + 1));
-                window.Add(loss, targetTokens);
+                window.Add(loss, targetTokens, train.IsSpeech ? group.Sum(batch => batch.Sum(i => train.SourceFrames[i].Length / train.FeatureBins)) : 0);
                 if (status is not null) status(live.Add(progress, loss, targetTokens, Schedule.LearningRate(config, progress.Update), Elapsed(), Eta));
                 if (progress.Update % config.LogEvery == 0) window = LogProgress(window, metrics, Elapsed());
 
@@ -168,9 +172,9 @@ public sealed class Trainer
         Tensor? total = null;
         foreach (var indices in group.Select(world.Share).Where(share => share.Length > 0))
         {
-            var batch = Batching.ToTensors(train, indices, device);
-            var logits = model.forward(batch.Source, batch.TargetInput);
-            var loss = Loss.SummedCrossEntropy(logits, batch.TargetOutput, config.LabelSmoothing, Vocabulary.PadId) / tokens;
+            var batch = Batching.ToTensors(train, indices, device, augment, augmentSeed: unchecked(config.Seed * 1_000_003L + update));
+            var loss = config.CtcWeight > 0 ? HybridLoss(batch, indices) / tokens
+                : Loss.SummedCrossEntropy(model.forward(batch.Source, batch.TargetInput), batch.TargetOutput, config.LabelSmoothing, Vocabulary.PadId) / tokens;
             loss.backward();
             total = total is null ? loss.detach() : total + loss.detach();
         }
@@ -185,6 +189,15 @@ public sealed class Trainer
         foreach (var group_ in optimizer.ParamGroups) group_.LearningRate = lr;
         optimizer.step();
         return lossValue;
+    }
+
+    /// <summary>ESPnet's hybrid CTC/attention loss, summed over the batch: (1 − w) · cross-entropy + w · CTC.</summary>
+    private Tensor HybridLoss(TrainingBatch batch, int[] indices)
+    {
+        var targetLengths = tensor(indices.Select(i => (long)train.Target[i].Length).ToArray(), device: device);
+        var (logits, ctc) = ((ICtcModel)model).ForwardWithCtc(batch.Source, batch.TargetInput, batch.TargetOutput, targetLengths);
+        var crossEntropy = Loss.SummedCrossEntropy(logits, batch.TargetOutput, config.LabelSmoothing, Vocabulary.PadId);
+        return (1 - config.CtcWeight) * crossEntropy + config.CtcWeight * ctc;
     }
 
     /// <summary>checkpoint_N.pt files of a run directory, oldest first.</summary>
@@ -216,13 +229,17 @@ public sealed class Trainer
         // Resident memory is logged so that a long run shows whether it stays flat; free blocks go back to the system first.
         TorchRuntime.ReleaseFreeMemory();
         double rssMb = Environment.WorkingSet / 1048576.0, peakRssMb = TorchRuntime.PeakRssMegabytes();
-        log.Information("update {Update} | epoch {Epoch} | loss {Loss:F3} | lr {Lr:E2} | {TokensPerSecond:F0} tgt tok/s | RSS {Rss:F0} MB | elapsed {Elapsed} | ETA {Eta}",
-            progress.Update, progress.Epoch, loss, lr, tokensPerSecond, rssMb, TimeSpan.FromSeconds(elapsed).ToString(@"hh\:mm\:ss"), etaText);
-        metrics?.Write(new JsonObject
+        // Speech also counts input frames (10 ms each): frames/s over 100 is how many times faster than real time it trains.
+        string frames = train.IsSpeech ? $" | {window.Frames / seconds:F0} frames/s" : "";
+        log.Information("update {Update} | epoch {Epoch} | loss {Loss:F3} | lr {Lr:E2} | {TokensPerSecond:F0} tgt tok/s{Frames} | RSS {Rss:F0} MB | elapsed {Elapsed} | ETA {Eta}",
+            progress.Update, progress.Epoch, loss, lr, tokensPerSecond, frames, rssMb, TimeSpan.FromSeconds(elapsed).ToString(@"hh\:mm\:ss"), etaText);
+        var record = new JsonObject
         {
             ["update"] = progress.Update, ["epoch"] = progress.Epoch, ["loss"] = Math.Round(loss, 5), ["lr"] = lr,
             ["tgt_tok_per_s"] = Math.Round(tokensPerSecond, 1), ["elapsed_s"] = Math.Round(elapsed, 2), ["rss_mb"] = Math.Round(rssMb, 1), ["peak_rss_mb"] = Math.Round(peakRssMb, 1),
-        });
+        };
+        if (train.IsSpeech) record["frames_per_s"] = Math.Round(window.Frames / seconds, 1);
+        metrics?.Write(record);
         return new LogWindow(0, 0, elapsed);
     }
 
@@ -262,13 +279,15 @@ public sealed class Trainer
         public double LossSum { get; private set; } = lossSum;
         public int Updates { get; private set; } = updates;
         public long Tokens { get; private set; }
+        public long Frames { get; private set; }
         public double StartSeconds { get; } = startSeconds;
 
-        public void Add(double loss, int tokens)
+        public void Add(double loss, int tokens, int frames)
         {
             LossSum += loss;
             Updates++;
             Tokens += tokens;
+            Frames += frames;
         }
     }
 }

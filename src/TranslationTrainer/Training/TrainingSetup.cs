@@ -4,6 +4,7 @@ using TorchSharp.Modules;
 using TranslationTrainer.Data;
 using TranslationTrainer.Distributed;
 using TranslationTrainer.Model;
+using TranslationTrainer.Speech;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
 using TranslationTrainer.Checkpoints;
@@ -38,8 +39,17 @@ internal sealed class TrainingSetup
         if (config.Model.Arch == "decoder-only" && !vocab.Joint)
             throw new UserError($"`arch` decoder-only reads source and target as one sequence and needs a joint `vocab`; {Path.Combine(runDir, RunDirectory.Vocab)} is separate");
         var options = new ParallelCorpus.LoadOptions(config.MaxLen, config.MaxLengthRatio);
-        var train = ParallelCorpus.Load(config.TrainSrc, config.TrainTgt, vocab.Source.Encode, vocab.Target.Encode, options, out var skipped);
-        train.LogSummary(log, "train", skipped);
+        ParallelCorpus train;
+        if (config.IsSpeech)
+        {
+            (train, _) = SpeechCorpus.Load(config.TrainSrc, vocab.Target.Encode, config.MaxLen, config.Model.MaxPositions, out var skippedAudio);
+            SpeechCorpus.LogSummary(log, "train", train, skippedAudio);
+        }
+        else
+        {
+            train = ParallelCorpus.Load(config.TrainSrc, config.TrainTgt, vocab.Source.Encode, vocab.Target.Encode, options, out var skipped);
+            train.LogSummary(log, "train", skipped);
+        }
         var valid = config.ValidSrc != "" && world.IsMain ? ValidationSet.Load(config, vocab, options, log) : null;
 
         manual_seed(config.Seed);

@@ -3,6 +3,7 @@ using Serilog;
 using TranslationTrainer.Data;
 using TranslationTrainer.Decoding;
 using TranslationTrainer.Evaluation;
+using TranslationTrainer.Speech;
 using TranslationTrainer.Text;
 using static TorchSharp.torch;
 using TranslationTrainer.Model;
@@ -16,6 +17,12 @@ internal sealed record ValidationSet(ParallelCorpus Pairs, string[] SourceLines,
     /// <summary>Loaded like the training data, but without its length-ratio filter.</summary>
     public static ValidationSet Load(TrainConfig config, VocabularyPair vocab, ParallelCorpus.LoadOptions options, ILogger log)
     {
+        if (config.IsSpeech)
+        {
+            var (utterances, texts) = SpeechCorpus.Load(config.ValidSrc, vocab.Target.Encode, config.MaxLen, config.Model.MaxPositions, out var skippedAudio);
+            SpeechCorpus.LogSummary(log, "valid", utterances, skippedAudio);
+            return new ValidationSet(utterances, [], config.ValidBleu ? texts : []);
+        }
         var pairs = ParallelCorpus.Load(config.ValidSrc, config.ValidTgt, vocab.Source.Encode, vocab.Target.Encode, options with { MaxLengthRatio = 0 }, out var skipped);
         pairs.LogSummary(log, "valid", skipped);
         return config.ValidBleu
@@ -50,15 +57,11 @@ internal sealed class Validator(TrainConfig config, ValidationSet set, ITranslat
         }
         double loss = lossSum / tokens, perplexity = Math.Exp(loss);
         var record = new JsonObject { ["update"] = progress.Update, ["epoch"] = progress.Epoch, ["valid_loss"] = Math.Round(loss, 5), ["valid_ppl"] = Math.Round(perplexity, 4) };
-        double? bleu = null;
-        if (config.ValidBleu)
-        {
-            var (bleuScore, chrfScore) = TranslateAndScore();
-            bleu = bleuScore;
-            record["valid_bleu"] = Math.Round(bleuScore, 2);
-            record["valid_chrf"] = Math.Round(chrfScore, 2);
-        }
-        double score = config.BestMetric == "bleu" ? bleu!.Value : -loss;
+        var scores = config.ValidBleu ? TranslateAndScore() : [];
+        foreach (var (name, value) in scores) record["valid_" + name.ToLowerInvariant()] = Math.Round(value, 2);
+        double ScoreOf(string name) => scores.First(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).Value;
+        // Kept so that higher is better: WER and loss go in negated.
+        double score = config.BestMetric switch { "bleu" => ScoreOf("bleu"), "wer" => -ScoreOf("wer"), _ => -loss };
         bool improved = progress.BestScore is not { } best || score > best;
         progress = progress with
         {
@@ -66,17 +69,24 @@ internal sealed class Validator(TrainConfig config, ValidationSet set, ITranslat
             ValidationsWithoutImprovement = improved ? 0 : progress.ValidationsWithoutImprovement + 1,
         };
         log.Information("Validation at update {Update}: loss {Loss:F3}, perplexity {Perplexity:F2}{Bleu}{Best}", progress.Update, loss, perplexity,
-            bleu is null ? "" : $", BLEU {bleu:F2}, chrF {record["valid_chrf"]}", improved ? " (best)" : "");
+            string.Concat(scores.Select(x => $", {x.Name} {x.Value:F2}")), improved ? " (best)" : "");
         metrics.Write(record);
         return new ValidationResult(loss, improved, progress);
     }
 
-    /// <summary>Greedy translations of the validation set, detokenized and scored as `eval` scores them.</summary>
-    private (double Bleu, double Chrf) TranslateAndScore()
+    /// <summary>
+    /// Greedy translations (asr: transcripts) of the validation set, detokenized and scored as `eval` scores them:
+    /// BLEU and chrF, or for asr WER (lowercased, punctuation removed: `eval --metrics wer --wer-normalize`).
+    /// </summary>
+    private (string Name, double Value)[] TranslateAndScore()
     {
-        var translator = new Translator(model, vocab, new DecodingOptions { Beam = 1 }, device);
-        var hypotheses = translator.TranslateAll(set.SourceLines).Select(r => r.Best).ToList();
-        var report = Evaluator.Score(hypotheses, [set.ReferenceLines], new EvalOptions { Metrics = ["bleu", "chrf"] });
-        return (report.Results[0].Score.Score, report.Results[1].Score.Score);
+        var greedy = new DecodingOptions { Beam = 1 };
+        var hypotheses = set.Pairs.IsSpeech
+            ? new SpeechTranscriber(model, vocab.Target, greedy, device).TranscribeAll(set.ReferenceLines, set.Pairs.SourceFrames, set.Pairs.FeatureBins).Select(r => r.Best).ToList()
+            : new Translator(model, vocab, greedy, device).TranslateAll(set.SourceLines).Select(r => r.Best).ToList();
+        string[] metrics = config.Task == "asr" ? ["wer"] : ["bleu", "chrf"];
+        // WER as speech recognition reports it: case and punctuation (which audio barely shows) not counted.
+        var report = Evaluator.Score(hypotheses, [set.ReferenceLines], new EvalOptions { Metrics = metrics, Wer = new WerOptions(Lowercase: true, RemovePunctuation: true) });
+        return [.. metrics.Select((m, i) => (m == "chrf" ? "chrF" : m.ToUpperInvariant(), report.Results[i].Score.Score))];
     }
 }
