@@ -53,6 +53,8 @@ public static class ServeCommand
             ServedModel Load()
             {
                 var (translator, device, precision) = decoding.Load(parse, checkpointPath, decodingOptions, message => log.Warning("{Message}", message));
+                // Requests carry text: a speech model would read their lines as paths of files on this machine.
+                if (translator.ReadsSpeech) throw new UserError($"{checkpointPath}: a speech model; serve translates text (translate --input FILE decodes audio)");
                 int workers = Workers.Resolve(decodingOptions.Workers, device);
                 var backend = translator.WorkerBackend(workers);
                 log.Information("Model {Checkpoint} loaded: {Source} → {Target}, device {Device}, precision {Precision}, backend {Backend}, {Workers} decoding worker(s), beam {Beam}",

@@ -53,6 +53,19 @@ public class SpeechTrainingTests
     }
 
     [Fact]
+    public void AnStRunValidatesByBleuAndChrfAndRefusesCtc()
+    {
+        var run = TinyRun.NewRunDirectory();
+        TinyRun.Train(Config() with { Task = "st", MaxUpdates = 2, ValidateEvery = 2, BestMetric = "bleu", CtcWeight = 0 }, run);
+        var validation = File.ReadLines(Path.Combine(run, RunDirectory.Metrics)).Select(l => JsonNode.Parse(l)!).First(r => r["valid_loss"] is not null);
+        Assert.NotNull(validation["valid_bleu"]);
+        Assert.NotNull(validation["valid_chrf"]);
+        Assert.Null(validation["valid_wer"]);
+        var error = Assert.Throws<UserError>(() => (Config() with { Task = "st", BestMetric = "bleu" }).Validate());
+        Assert.Contains("ctc-weight", error.Message);
+    }
+
+    [Fact]
     public void SpecAugmentChangesTrainingAndItsSwitchTurnsItOff()
     {
         string with = TinyRun.NewRunDirectory(), without = TinyRun.NewRunDirectory(), againWithout = TinyRun.NewRunDirectory();
@@ -88,6 +101,10 @@ public class SpeechTrainingTests
         {
             File.Delete(list);
         }
+
+        var served = CliRunner.Run("serve", "--checkpoint", run, "--port", "0", "--source-lang", "en", "--target-lang", "en", "--threads", "1", "--device", "cpu");
+        Assert.Equal(1, served.ExitCode);
+        Assert.Contains("a speech model; serve translates text", served.Error);
 
         var output = Path.Combine(run, "out.txt");
         var tooLong = CliRunner.Run("translate", "--checkpoint", run, "--input", Manifest, "--max-seconds", "0.5", "--output", output, "--threads", "1", "--device", "cpu");
