@@ -92,6 +92,8 @@ public static class RunReport
         long parameters = model.Parameters;
 
         TestSection? testSection = null;
+        if (test is not null && model.Architecture == Model.ModelConfig.SpeechArch)
+            throw new UserError($"{checkpointPath}: a speech model; report scores text test sets only (score audio with translate and eval --metrics wer)");
         if (test is { } t)
         {
             var translator = new Translator(model, vocab, request.Decoding with { AttentionMaps = false }, request.Device);
