@@ -19,7 +19,7 @@ public class RecurrentTrainingTests
     [Fact]
     public void TheArchitecturesAreKnownByName()
     {
-        Assert.Equal(["transformer", "decoder-only", "rnn-attention", "rnn-bottleneck"], ModelArchitecture.All.Select(a => a.Name));
+        Assert.Equal(["transformer", "decoder-only", "rnn-attention", "rnn-bottleneck", "speech-transformer"], ModelArchitecture.All.Select(a => a.Name));
         Assert.IsType<RecurrentModel>(ModelArchitecture.Find("rnn-bottleneck")!.Create(TinyModels.RecurrentConfig("rnn-bottleneck"), 10, 10));
     }
 
