@@ -89,10 +89,7 @@ public sealed class Translator(IDecodingModel model, VocabularyPair vocab, Decod
             var audio = WavFile.Read(paths[i]);
             if (audio.Seconds > options.MaxSeconds)
                 throw new UserError($"{paths[i]}: {audio.Seconds:0.0} s of audio, longer than `max-seconds` {options.MaxSeconds:0.#} (long files are not split: cut it, or raise the limit)");
-            if (LogMelFeatures.FrameCount(audio.Samples.Length) == 0)
-                throw new UserError($"{paths[i]}: {audio.Samples.Length} samples, shorter than one 25 ms frame");
-            using var frames = LogMelFeatures.Compute(audio.Samples);
-            features[i] = frames.data<float>().ToArray();
+            features[i] = LogMelFeatures.Frames(audio, paths[i]);
         }
         return new SpeechTranscriber(model, vocab.Target, options, device).TranscribeAll(paths, features, LogMelFeatures.MelBins);
     }

@@ -125,13 +125,13 @@ public sealed class Transformer : nn.Module, ITranslationModel, ICtcModel
     private Embedding TargetEmbedding => targetEmbedding ?? sourceEmbedding!;
 
     private Tensor Embed(Embedding embedding, Tensor tokens, int firstPosition) =>
-        AddPositions(embedding.forward(tokens) * embeddingScale, firstPosition);
+        AddPositions(embedding.forward(tokens) * embeddingScale, firstPosition, "tokens");
 
-    private Tensor AddPositions(Tensor embedded, int firstPosition)
+    private Tensor AddPositions(Tensor embedded, int firstPosition, string unit)
     {
         long length = embedded.shape[1];
         if (firstPosition + length > Config.MaxPositions)
-            throw new UserError($"sequence of {firstPosition + length} {(subsampler is null ? "tokens" : "positions")} exceeds `max-positions` {Config.MaxPositions}");
+            throw new UserError($"sequence of {firstPosition + length} {unit} exceeds `max-positions` {Config.MaxPositions}");
         // The table stays float32 (Module.to leaves non-persistent buffers alone); a bf16 model reads it cast.
         var x = embedded + get_buffer("positions")!.narrow(0, firstPosition, length).to(embedded.dtype);
         return Dropout.Apply(x, Config.Dropout, training);
@@ -145,7 +145,7 @@ public sealed class Transformer : nn.Module, ITranslationModel, ICtcModel
         var (features, frames) = SpeechBatch.Split(source);
         var (x, lengths) = subsampler.forward(features, frames);
         var keep = arange(x.shape[1], device: x.device).unsqueeze(0) < tensor(lengths, device: x.device).unsqueeze(1);
-        return (AddPositions(x * embeddingScale, 0), keep.unsqueeze(1).unsqueeze(1));
+        return (AddPositions(x * embeddingScale, 0, "encoder positions (40 ms of audio each)"), keep.unsqueeze(1).unsqueeze(1));
     }
 
     /// <summary>

@@ -77,9 +77,23 @@ public static class LogMelFeatures
     public static Tensor FromFile(string path)
     {
         var audio = WavFile.Read(path);
-        if (FrameCount(audio.Samples.Length) == 0)
-            throw new UserError($"{path}: {audio.Samples.Length} samples ({audio.Seconds * 1000:0.#} ms), shorter than one {WindowLength}-sample (25 ms) frame");
+        RequireOneFrame(audio, path);
         return Compute(audio.Samples);
+    }
+
+    /// <summary>Refuses audio shorter than one frame with an error naming it (`name`: its file, or a manifest line and file).</summary>
+    public static void RequireOneFrame(WavAudio audio, string name)
+    {
+        if (FrameCount(audio.Samples.Length) == 0)
+            throw new UserError($"{name}: {audio.Samples.Length} samples ({audio.Seconds * 1000:0.#} ms), shorter than one {WindowLength}-sample (25 ms) frame");
+    }
+
+    /// <summary>The features of audio read from `name`, as [frames × 80] row-major values: what training batches and decoding read.</summary>
+    public static float[] Frames(WavAudio audio, string name)
+    {
+        RequireOneFrame(audio, name);
+        using var features = Compute(audio.Samples);
+        return features.data<float>().ToArray();
     }
 
     /// <summary>log(mel power + 1e-6) before normalisation: [frames, 80].</summary>

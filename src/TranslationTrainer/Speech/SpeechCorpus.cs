@@ -27,16 +27,12 @@ public static class SpeechCorpus
         {
             var target = encodeTarget(utterance.Text);
             var audio = WavFile.Read(utterance.WavPath);
-            int frames = LogMelFeatures.FrameCount(audio.Samples.Length);
-            if (frames == 0)
-                throw new UserError($"{manifestPath} line {utterance.Line}: {utterance.WavPath}: {audio.Samples.Length} samples, shorter than one 25 ms frame");
-            if (target.Length + 1 > maxLength || EncoderPositions(frames) > maxPositions)
+            if (target.Length + 1 > maxLength || EncoderPositions(LogMelFeatures.FrameCount(audio.Samples.Length)) > maxPositions)
             {
                 tooLong++;
                 continue;
             }
-            using var features = LogMelFeatures.Compute(audio.Samples);
-            corpus.SourceFrames.Add(features.data<float>().ToArray());
+            corpus.SourceFrames.Add(LogMelFeatures.Frames(audio, $"{manifestPath} line {utterance.Line}: {utterance.WavPath}"));
             corpus.Target.Add(target);
             texts.Add(utterance.Text);
         }

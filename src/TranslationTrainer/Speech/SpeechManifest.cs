@@ -33,14 +33,14 @@ public static class SpeechManifest
         return utterances;
     }
 
-    /// <summary>Reads the manifest and every WAV file it names, so that bad audio is refused before anything is written.</summary>
+    /// <summary>Reads the manifest and every WAV file it names (at least one frame each), so that bad audio is refused before anything is written.</summary>
     public static void CheckAudio(string path)
     {
         foreach (var utterance in Read(path))
         {
             try
             {
-                WavFile.Read(utterance.WavPath);
+                LogMelFeatures.RequireOneFrame(WavFile.Read(utterance.WavPath), utterance.WavPath);
             }
             catch (UserError e)
             {
