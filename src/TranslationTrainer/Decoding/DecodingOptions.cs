@@ -31,6 +31,8 @@ public sealed record DecodingOptions
     public bool Uncached { get; init; }
     /// <summary>A speech model refuses audio longer than this (no streaming: a long file would be decoded in one pass).</summary>
     public double MaxSeconds { get; init; } = 60;
+    /// <summary>Speech models trained with `ctc-weight`: decode from the encoder's CTC head (best path), not with the decoder.</summary>
+    public bool Ctc { get; init; }
 
     public void Validate()
     {
@@ -38,6 +40,7 @@ public sealed record DecodingOptions
         if (!(MaxSeconds > 0)) throw new UserError("`max-seconds` must be positive");
         if (BatchSize < 1) throw new UserError("`batch-size` must be at least 1");
         if (Workers < 0) throw new UserError("`workers` must not be negative (0 = auto)");
+        if (Ctc && NBest > 1) throw new UserError("`nbest` needs the decoder's beam search; `ctc` gives one output per input");
         if (NBest < 1 || NBest > Beam) throw new UserError($"`nbest` must be between 1 and `beam` ({Beam})");
         if (LengthPenaltyStyle is not ("gnmt" or "simple")) throw new UserError($"`length-penalty-style` must be gnmt or simple, got '{LengthPenaltyStyle}'");
         if (NoRepeatNgram < 0) throw new UserError("`no-repeat-ngram` must not be negative");

@@ -8,7 +8,7 @@ namespace TranslationTrainer.Decoding;
 /// <summary>
 /// Speech model + search: log-mel features in, text out (a transcript for asr, a translation for st). Utterances are
 /// sorted by frames into batches of `batch-size`, which <see cref="Workers"/> decode several at a time, and the
-/// results come back in input order. An output is at most `max-len-a` × encoder positions + `max-len-b` subwords.
+/// results come back in input order. With `ctc` the encoder's CTC head decodes (<see cref="CtcSearch"/>); else an output is at most `max-len-a` × encoder positions + `max-len-b` subwords.
 /// </summary>
 public sealed class SpeechTranscriber(IDecodingModel model, Vocabulary target, DecodingOptions options, Device device)
 {
@@ -26,7 +26,7 @@ public sealed class SpeechTranscriber(IDecodingModel model, Vocabulary target, D
             using var noGrad = no_grad();
             var source = SpeechBatch.Pad([.. batch.Select(i => utterances[i])], bins, device);
             var maxLengths = batch.Select(i => options.MaxLength(SpeechCorpus.EncoderPositions(Frames(i)), model.MaxPositions)).ToArray();
-            var hypotheses = Search.Decode(model.ForWorker(threads), source, maxLengths, options);
+            var hypotheses = options.Ctc ? CtcSearch.Greedy(model.ForWorker(threads), source) : Search.Decode(model.ForWorker(threads), source, maxLengths, options);
             for (int j = 0; j < batch.Length; j++)
                 results[batch[j]] = new TranslationResult(names[batch[j]], hypotheses[j].Select(h => (target.Decode(h.Tokens), h.Score)).ToList())
                     { Subwords = hypotheses[j][0].Tokens.Length };

@@ -56,6 +56,7 @@ public sealed class Translator(IDecodingModel model, VocabularyPair vocab, Decod
     public List<TranslationResult> TranslateAll(IReadOnlyList<string> lines)
     {
         if (ReadsSpeech) return TranscribeFiles(lines);
+        if (options.Ctc) throw new UserError("`ctc` decodes speech models with a CTC head; this model reads text");
         var encoded = new int[lines.Count][];
         for (int i = 0; i < lines.Count; i++)
         {

@@ -41,6 +41,17 @@ public sealed class EnsembleModel : IDecodingModel
         return stack(maps.Select(map => sameHeads ? map! : map!.mean([1], keepdim: true)), 0).mean([0]);
     }
 
+    /// <summary>The log of the members' mean CTC probability at each encoder position; null unless every member has a CTC head.</summary>
+    public Tensor? CtcLogProbs(EncodedSource encoded)
+    {
+        var sources = MembersOf(encoded);
+        var logProbs = members.Select((m, i) => m.CtcLogProbs(sources[i])).ToList();
+        if (logProbs.Any(p => p is null)) return null;
+        if (logProbs.Count == 1) return logProbs[0];
+        if (logProbs.Any(p => p!.shape[1] != logProbs[0]!.shape[1])) throw new UserError("the ensemble's models shorten audio differently; CTC decoding needs the same encoder positions");
+        return stack(logProbs!, 0).logsumexp(0) - Math.Log(logProbs.Count);
+    }
+
     public IDecodingModel ForWorker(int threads) => new EnsembleModel([.. members.Select(m => m.ForWorker(threads))]);
 
     private IReadOnlyList<EncodedSource> MembersOf(EncodedSource encoded) =>

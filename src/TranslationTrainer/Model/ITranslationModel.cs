@@ -37,6 +37,12 @@ public interface IDecodingModel
 
     /// <summary>The model a decoding worker with `threads` libtorch threads uses: this one, unless it picks a backend per worker.</summary>
     IDecodingModel ForWorker(int threads) => this;
+
+    /// <summary>
+    /// Per encoder position, the log-probabilities (B,S,V) of the CTC head a speech model trained with `ctc-weight` has
+    /// (blank = &lt;pad&gt;), for decoding without the decoder; null for a model without one.
+    /// </summary>
+    Tensor? CtcLogProbs(EncodedSource encoded) => null;
 }
 
 /// <summary>

@@ -31,6 +31,7 @@ public sealed class InferenceModel : IDecodingModel, IDisposable
     public EncodedSource Encode(TorchSharp.torch.Tensor source) => decoder.Encode(source);
     public IDecodingState StartDecoding(EncodedSource encoded, bool cached) => decoder.StartDecoding(encoded, cached);
     public TorchSharp.torch.Tensor? CrossAttention(EncodedSource encoded, TorchSharp.torch.Tensor targetInput) => decoder.CrossAttention(encoded, targetInput);
+    public TorchSharp.torch.Tensor? CtcLogProbs(EncodedSource encoded) => decoder.CtcLogProbs(encoded);
 
     /// <summary>A worker with one libtorch thread decodes on bf16-packed where the weights were packed; any other on the backend chosen.</summary>
     public IDecodingModel ForWorker(int threads) => threads == 1 && oneThreadDecoder is not null ? oneThreadDecoder : decoder;

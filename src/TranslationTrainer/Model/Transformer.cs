@@ -211,11 +211,20 @@ public sealed class Transformer : nn.Module, ITranslationModel, ICtcModel
     public (Tensor Logits, Tensor CtcLoss) ForwardWithCtc(Tensor source, Tensor targetInput, Tensor targets, Tensor targetLengths)
     {
         if (ctcProjection is null) throw new InvalidOperationException("only a speech-transformer has a CTC head");
-        var (memory, keep) = Encode(source);
-        var logProbs = F.log_softmax(ctcProjection.forward(memory), -1).transpose(0, 1); // (S', B, V), as ctc_loss reads
+        var encoded = Encode(source);
+        var (memory, keep) = encoded;
+        var logProbs = CtcLogProbs(encoded)!.transpose(0, 1); // (S', B, V), as ctc_loss reads
         var inputLengths = keep.flatten(1).sum(1).to(int64);
         var ctc = F.ctc_loss(logProbs, targets, inputLengths, targetLengths, blank: Vocabulary.PadId, reduction: nn.Reduction.Sum, zero_infinity: true);
         return (Decode(targetInput, memory, keep), ctc);
+    }
+
+    /// <summary>The CTC head's log-probabilities (B,S',V) over the encoder's states; null for a text model.</summary>
+    public Tensor? CtcLogProbs(EncodedSource encoded)
+    {
+        if (ctcProjection is null) return null;
+        var weight = ctcProjection.weight!;
+        return F.log_softmax(ctcProjection.forward(encoded.Memory.to(weight.dtype)).to(float32), -1);
     }
 
     public Tensor forward(Tensor source, Tensor targetInput)

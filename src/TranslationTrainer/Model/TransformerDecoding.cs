@@ -25,6 +25,7 @@ public sealed class TransformerInference : IDecodingModel
     public IDecodingState StartDecoding(EncodedSource encoded, bool cached) => model.StartDecoding(encoded, cached, Path);
     public Tensor? CrossAttention(EncodedSource encoded, Tensor targetInput) =>
         model.LastCrossAttentionPerHead(targetInput, encoded.Memory, encoded.SourceKeep, Path);
+    public Tensor? CtcLogProbs(EncodedSource encoded) => model.CtcLogProbs(encoded);
 
     /// <summary>Teacher-forced logits (B,T,V) of a whole target prefix.</summary>
     public Tensor Decode(Tensor targetInput, EncodedSource encoded) => model.Decode(targetInput, encoded.Memory, encoded.SourceKeep, Path);

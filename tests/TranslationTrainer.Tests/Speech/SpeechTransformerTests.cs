@@ -121,6 +121,67 @@ public class SpeechTransformerTests
     }
 
     [Fact]
+    public void TheCtcBestPathMergesRepeatsDropsBlanksAndStopsAtTheUtterancesEnd()
+    {
+        const long blank = Vocabulary.PadId, bos = Vocabulary.BosId, eos = Vocabulary.EosId;
+        // Row 0: a a _ a b b _ (then a padded position that says c); row 1: <s> d </s> d d (then padding).
+        long[] labels = [5, 5, blank, 5, 6, 6, blank, 7, bos, 8, eos, 8, 8, 9, 9, 9];
+        float[] logProbs = [.. Enumerable.Range(0, labels.Length).Select(i => -0.5f * (i % 8 + 1) / 8)];
+        var paths = CtcSearch.BestPaths(labels, logProbs, lengths: [7, 5], positions: 8);
+        Assert.Equal(new[] { 5, 5, 6 }, paths[0][0].Tokens);
+        Assert.Equal(new[] { 8, 8 }, paths[1][0].Tokens);
+        Assert.Equal(logProbs.Take(7).Sum(), paths[0][0].LogProbability, 5);
+        Assert.Equal(logProbs.Skip(8).Take(5).Sum(), paths[1][0].LogProbability, 5);
+    }
+
+    [Fact]
+    public void CtcDecodingIsTheArgmaxOfTheHeadAndPaddingChangesNothing()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = Create(seed: 17);
+        float[] utterance = Frames(20, 41), other = Frames(21, 90);
+        var alone = CtcSearch.Greedy(model, Batch(utterance))[0][0];
+        var inBatch = CtcSearch.Greedy(model, Batch(other, utterance))[1][0];
+        Assert.Equal(alone.Tokens, inBatch.Tokens);
+        Assert.Equal(alone.LogProbability, inBatch.LogProbability, 4);
+
+        // The same path read off the head's log-probabilities by hand: 41 frames → 21 → 11 positions.
+        var logProbs = model.CtcLogProbs(model.Encode(Batch(utterance)))!;
+        Assert.Equal(11, logProbs.shape[1]);
+        long[] argmax = logProbs[0].argmax(-1).data<long>().ToArray();
+        var expected = argmax.Where((label, t) => (t == 0 || argmax[t - 1] != label) && label is not (Vocabulary.PadId or Vocabulary.BosId or Vocabulary.EosId)).Select(l => (int)l);
+        Assert.Equal(expected, alone.Tokens);
+        Assert.Equal(logProbs[0].max(-1).values.sum().item<float>(), alone.LogProbability, 4);
+    }
+
+    [Fact]
+    public void AnEnsembleOfOneOrOfTwoCopiesDecodesCtcAsTheModelAndATextModelHasNoHead()
+    {
+        using var scope = NewDisposeScope();
+        using var inference = inference_mode();
+        var model = Create(seed: 19);
+        var batch = Batch(Frames(30, 37), Frames(31, 64));
+        var single = CtcSearch.Greedy(model, batch);
+        foreach (var ensemble in new[] { new EnsembleModel([model]), new EnsembleModel([model, model]) })
+        {
+            var decoded = CtcSearch.Greedy(ensemble, batch);
+            for (int i = 0; i < 2; i++)
+            {
+                Assert.Equal(single[i][0].Tokens, decoded[i][0].Tokens);
+                Assert.Equal(single[i][0].LogProbability, decoded[i][0].LogProbability, 4);
+            }
+        }
+        manual_seed(1);
+        var text = new Transformer(TinyModels.Config(), TinyModels.Vocab, TinyModels.Vocab);
+        text.eval();
+        Assert.Null(text.CtcLogProbs(text.Encode(TinyModels.RandomTokens(3, 2, 5))));
+        var error = Assert.Throws<UserError>(() => CtcSearch.Greedy(text, TinyModels.RandomTokens(3, 2, 5)));
+        Assert.Contains("CTC head", error.Message);
+        Assert.Contains("nbest", Assert.Throws<UserError>(() => new DecodingOptions { Ctc = true, NBest = 2 }.Validate()).Message);
+    }
+
+    [Fact]
     public void TheStoredParameterBoundIsALowerBoundAndASharedSourceTableIsRefused()
     {
         var model = Create();
