@@ -25,10 +25,11 @@ public static class TranslateCommand
         public Option<string> Precision { get; } = new("--precision") { Description = "auto (bf16 where the hardware runs it fast, else fp32), fp32, or bf16 (weights cast to bfloat16 once; needs AVX512_BF16/AMX or a GPU)", DefaultValueFactory = _ => "auto" };
         public Option<string?> Vocab { get; } = new("--vocab") { Description = "vocabulary directory (default: the run directory's copy)" };
         public Option<double> MaxSeconds { get; } = new("--max-seconds") { Description = "speech models: refuse audio files longer than this", DefaultValueFactory = _ => Defaults.MaxSeconds };
+        public Option<bool> Ctc { get; } = new("--ctc") { Description = "speech models trained with --ctc-weight: decode from the encoder's CTC head (best path; no decoder, --beam ignored)" };
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, NoRepeatNgram, AllowUnk, Device, Threads, Workers, Precision, Vocab, MaxSeconds })
+            foreach (var option in new Option[] { Beam, BatchSize, LengthPenalty, LengthPenaltyStyle, MaxLenA, MaxLenB, MinLen, NoRepeatNgram, AllowUnk, Device, Threads, Workers, Precision, Vocab, MaxSeconds, Ctc })
                 command.Options.Add(option);
         }
 
@@ -39,7 +40,7 @@ public static class TranslateCommand
                 Beam = parse.GetValue(Beam), BatchSize = parse.GetValue(BatchSize), Workers = parse.GetValue(Workers), LengthPenalty = parse.GetValue(LengthPenalty),
                 LengthPenaltyStyle = parse.GetValue(LengthPenaltyStyle)!, MaxLenA = parse.GetValue(MaxLenA), MaxLenB = parse.GetValue(MaxLenB),
                 MinLen = parse.GetValue(MinLen), NoRepeatNgram = parse.GetValue(NoRepeatNgram), AllowUnk = parse.GetValue(AllowUnk), NBest = nbest,
-                MaxSeconds = parse.GetValue(MaxSeconds),
+                MaxSeconds = parse.GetValue(MaxSeconds), Ctc = parse.GetValue(Ctc),
             };
             options.Validate();
             return options;

@@ -102,6 +102,13 @@ public class SpeechTrainingTests
             File.Delete(list);
         }
 
+        var ctc = CliRunner.Run("translate", "--checkpoint", run, "--input", Manifest, "--ctc", "--threads", "1", "--device", "cpu");
+        Assert.True(ctc.ExitCode == 0, ctc.Error);
+        Assert.True(3 == ctc.Out.Split('\n').Length - 1, ctc.Out);
+        var ctcNBest = CliRunner.Run("translate", "--checkpoint", run, "--input", Manifest, "--ctc", "--nbest", "2", "--threads", "1", "--device", "cpu");
+        Assert.Equal(1, ctcNBest.ExitCode);
+        Assert.Contains("--nbest needs the decoder's beam search", ctcNBest.Error);
+
         var served = CliRunner.Run("serve", "--checkpoint", run, "--port", "0", "--source-lang", "en", "--target-lang", "en", "--threads", "1", "--device", "cpu");
         Assert.Equal(1, served.ExitCode);
         Assert.Contains("a speech model; serve translates text", served.Error);
