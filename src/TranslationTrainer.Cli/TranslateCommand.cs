@@ -104,7 +104,8 @@ public static class TranslateCommand
             if (translator.ReadsSpeech && inputPath != "-") lines = Translator.AudioPaths(lines, inputPath);
             var results = translator.Translate(lines, chunk);
             if (pngDirectory is not null) results = AttentionPngs.WriteEach(results, pngDirectory);
-            var formatted = Cancellable(results.Select(r => outputFormat == "json" ? TranslationJson.Create(r).ToJsonString() : r.Best), token);
+            // A byte-level subword can decode to a line break; the text format keeps one output line per input line.
+            var formatted = Cancellable(results.Select(r => outputFormat == "json" ? TranslationJson.Create(r).ToJsonString() : r.Best.ReplaceLineEndings(" ")), token);
             try
             {
                 if (outputPath == "-")
