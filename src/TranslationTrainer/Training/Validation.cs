@@ -58,7 +58,7 @@ internal sealed class Validator(TrainConfig config, ValidationSet set, ITranslat
         double loss = lossSum / tokens, perplexity = Math.Exp(loss);
         var record = new JsonObject { ["update"] = progress.Update, ["epoch"] = progress.Epoch, ["valid_loss"] = Math.Round(loss, 5), ["valid_ppl"] = Math.Round(perplexity, 4) };
         var scores = config.ValidBleu ? TranslateAndScore() : [];
-        foreach (var (name, value) in scores) record["valid_" + name.ToLowerInvariant()] = Math.Round(value, 2);
+        foreach (var (name, value) in scores) record["valid_" + name.ToLowerInvariant().Replace('-', '_')] = Math.Round(value, 2);
         double ScoreOf(string name) => scores.First(s => s.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).Value;
         // Kept so that higher is better: WER and loss go in negated.
         double score = config.BestMetric switch { "bleu" => ScoreOf("bleu"), "wer" => -ScoreOf("wer"), _ => -loss };
@@ -81,12 +81,19 @@ internal sealed class Validator(TrainConfig config, ValidationSet set, ITranslat
     private (string Name, double Value)[] TranslateAndScore()
     {
         var greedy = new DecodingOptions { Beam = 1 };
-        var hypotheses = set.Pairs.IsSpeech
-            ? new SpeechTranscriber(model, vocab.Target, greedy, device).TranscribeAll(set.ReferenceLines, set.Pairs.SourceFrames, set.Pairs.FeatureBins).Select(r => r.Best).ToList()
-            : new Translator(model, vocab, greedy, device).TranslateAll(set.SourceLines).Select(r => r.Best).ToList();
         string[] metrics = config.Task == "asr" ? ["wer"] : ["bleu", "chrf"];
-        // WER as speech recognition reports it: case and punctuation (which audio barely shows) not counted.
-        var report = Evaluator.Score(hypotheses, [set.ReferenceLines], new EvalOptions { Metrics = metrics, Wer = new WerOptions(Lowercase: true, RemovePunctuation: true) });
-        return [.. metrics.Select((m, i) => (m == "chrf" ? "chrF" : m.ToUpperInvariant(), report.Results[i].Score.Score))];
+        var scores = Score(Decode(greedy), metrics).Select((value, i) => (metrics[i] == "chrf" ? "chrF" : metrics[i].ToUpperInvariant(), value)).ToList();
+        // A CTC head learns to listen before the decoder does: its own WER shows how far the encoder has got.
+        if (config.CtcWeight > 0) scores.Add(("CTC-WER", Score(Decode(greedy with { Ctc = true }), metrics)[0]));
+        return [.. scores];
     }
+
+    private List<string> Decode(DecodingOptions options) => set.Pairs.IsSpeech
+        ? new SpeechTranscriber(model, vocab.Target, options, device).TranscribeAll(set.ReferenceLines, set.Pairs.SourceFrames, set.Pairs.FeatureBins).Select(r => r.Best).ToList()
+        : new Translator(model, vocab, options, device).TranslateAll(set.SourceLines).Select(r => r.Best).ToList();
+
+    // WER as speech recognition reports it: case and punctuation (which audio barely shows) not counted.
+    private double[] Score(List<string> hypotheses, string[] metrics) =>
+        [.. Evaluator.Score(hypotheses, [set.ReferenceLines], new EvalOptions { Metrics = metrics, Wer = new WerOptions(Lowercase: true, RemovePunctuation: true) })
+            .Results.Select(r => r.Score.Score)];
 }

@@ -49,6 +49,7 @@ public class SpeechTrainingTests
         var validations = File.ReadLines(Path.Combine(straight, RunDirectory.Metrics)).Select(l => JsonNode.Parse(l)!).Where(r => r["valid_loss"] is not null).ToList();
         Assert.Equal(2, validations.Count);
         Assert.All(validations, v => Assert.True(v["valid_wer"]!.GetValue<double>() >= 0)); // an untrained model may say far more than the reference: WER over 100
+        Assert.All(validations, v => Assert.True(v["valid_ctc_wer"]!.GetValue<double>() >= 0)); // trained with CTC: its head's WER too
         Assert.Equal(ModelConfig.SpeechArch, Checkpoint.ReadHeader(Path.Combine(straight, RunDirectory.BestCheckpoint)).Architecture);
     }
 
